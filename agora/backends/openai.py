@@ -1,0 +1,131 @@
+"""The official ``openai`` SDK: OpenAI itself, and any OpenAI-compatible server (vLLM, Ollama, llama.cpp).
+
+Spec ``openai:MODEL`` or ``openai:MODEL@BASE_URL``; ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` are
+honoured. Structured output asks for ``json_schema``; a server that refuses it (``llama_cpp.server``
+answers HTTP 500) is asked for ``json_object`` with the schema, then for plain text, and the mode that
+worked is remembered for the rest of the backend's life.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from agora.backends.base import Availability, Backend, backend
+from agora.backends.sdk_errors import sdk_error
+from agora.errors import ConfigError
+from agora.log import get_logger
+from agora.redaction import register_secret
+from agora.types import Completion, Message, OutputMode, OutputSchema, Settings, Usage
+
+log = get_logger("agora.backends.openai")
+
+_FALLBACK: dict[OutputMode, OutputMode] = {"json_schema": "json_object", "json_object": "text"}
+_FORMAT_REFUSED = {400, 422, 500, 501}
+NO_KEY = "sk-no-key-needed"
+
+
+@backend("openai")
+class OpenAIBackend(Backend):
+    """Chat completions through ``openai.AsyncOpenAI``; one client per backend, reused for every call."""
+
+    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None) -> None:
+        super().__init__(model)
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key and not self.base_url:
+            raise ConfigError(f"openai:{model}: no API key: set OPENAI_API_KEY, or give a base URL for a local server")
+        self._api_key = key or NO_KEY
+        register_secret(self._api_key)
+        self._client: Any = None
+        self.schema_mode: OutputMode = "json_schema"
+
+    @classmethod
+    def from_spec(cls, rest: str, **options: Any) -> Backend:
+        model, at, url = rest.partition("@")
+        if not model:
+            raise ConfigError("openai spec needs a model name: openai:MODEL or openai:MODEL@BASE_URL")
+        if at:
+            options["base_url"] = url
+        return cls(model, **options)
+
+    @classmethod
+    def availability(cls) -> Availability:
+        if os.environ.get("OPENAI_API_KEY"):
+            return Availability(True, "OPENAI_API_KEY is set")
+        if os.environ.get("OPENAI_BASE_URL"):
+            return Availability(True, f"OPENAI_BASE_URL is set ({os.environ['OPENAI_BASE_URL']})")
+        return Availability(False, "set OPENAI_API_KEY, or OPENAI_BASE_URL / --base-url / openai:MODEL@URL for a server")
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0)
+        return self._client
+
+    async def complete(
+        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
+    ) -> Completion:
+        import openai
+
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
+            "timeout": settings.timeout,
+        }
+        if settings.seed is not None:
+            request["seed"] = settings.seed
+        if settings.stop:
+            request["stop"] = list(settings.stop)
+        mode: OutputMode = self.schema_mode if schema is not None else "text"
+        start = time.perf_counter()
+        while True:
+            try:
+                reply = await self.client.chat.completions.create(**request, **_format(mode, schema))
+                break
+            except openai.APIStatusError as exc:
+                if mode == "text" or exc.status_code not in _FORMAT_REFUSED:
+                    raise sdk_error(exc, self.spec, openai) from None
+                log.info("openai.format_refused", model=self.spec, mode=mode, status=exc.status_code)
+                mode = _FALLBACK[mode]
+            except openai.OpenAIError as exc:
+                raise sdk_error(exc, self.spec, openai) from None
+        if schema is not None:
+            self.schema_mode = mode
+        choice = reply.choices[0]
+        usage = reply.usage
+        return Completion(
+            text=choice.message.content or "",
+            model=self.spec,
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            ),
+            latency_s=time.perf_counter() - start,
+            finish_reason=choice.finish_reason,
+            output_mode=mode,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _format(mode: OutputMode, schema: OutputSchema | None) -> dict[str, Any]:
+    if schema is None or mode == "text":
+        return {}
+    if mode == "json_schema":
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": schema.name, "schema": schema.json_schema},
+            }
+        }
+    return {"response_format": {"type": "json_object", "schema": schema.json_schema}}

@@ -1,0 +1,28 @@
+"""Keeps secrets out of logs, errors and reprs: every known key is replaced by ``***``."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET)$")
+_registered: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that ``redact`` hides it wherever it appears."""
+    if value and len(value) >= 4:
+        _registered.add(value)
+
+
+def _secrets() -> set[str]:
+    from_env = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 4}
+    return _registered | from_env
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every known secret (registered or in a ``*_API_KEY`` variable) masked."""
+    for secret in _secrets():
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,103 @@
+"""The values that flow between backends, agents and the run store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str
+
+
+def system(content: str) -> Message:
+    """A system message."""
+    return Message(role="system", content=content)
+
+
+def user(content: str) -> Message:
+    """A user message."""
+    return Message(role="user", content=content)
+
+
+def assistant(content: str) -> Message:
+    """An assistant message."""
+    return Message(role="assistant", content=content)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sampling and transport settings common to every backend."""
+
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class OutputSchema:
+    """A request for output that matches a JSON schema; each backend constrains it as best it can."""
+
+    name: str
+    json_schema: dict[str, Any] = field(hash=False)
+
+
+class Usage(BaseModel):
+    """Tokens billed for one or more calls."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+OutputMode = Literal["text", "json_schema", "json_object", "tool", "grammar"]
+
+
+class Completion(BaseModel):
+    """What a backend returns for one call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    model: str
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    finish_reason: str | None = None
+    output_mode: OutputMode = "text"
+    retries: int = 0
+
+
+class Verdict(BaseModel):
+    """A judge's decision between candidate answers, as the judge stated it."""
+
+    choice: int | None = Field(description="0-based index of the chosen answer; None when abstaining")
+    confidence: float = Field(ge=0, le=100, description="the judge's verbal confidence, 0-100")
+    reasoning: str
+    abstained: bool = False
+    judge: str = "judge"
+    persona: str | None = None
+    model: str
+    usage: Usage = Usage()
+    attempts: int = 1
