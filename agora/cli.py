@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 import traceback
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import click
 import typer
@@ -18,6 +18,10 @@ from rich.table import Table
 from agora import log
 from agora.errors import AgoraError, ConfigError
 from agora.redaction import redact
+
+if TYPE_CHECKING:
+    from agora.agents.judge import Judge
+    from agora.types import Verdict
 
 app = typer.Typer(
     name="agora",
@@ -59,7 +63,9 @@ def models() -> None:
     local = Table("local model", "installed", "size", "extra")
     for model in CATALOGUE.values():
         name = model.name + (" (default)" if model.name == DEFAULT_MODEL else "")
-        local.add_row(name, "yes" if not model.missing_parts() else "no", f"{model.size / 1e6:.0f} MB", model.extra)
+        local.add_row(
+            name, "yes" if not model.missing_parts() else "no", f"{model.size / 1e6:.0f} MB", model.extra
+        )
     out.print(local)
 
 
@@ -67,9 +73,13 @@ def models() -> None:
 def judge(
     question: Annotated[str, typer.Option("--question", help="The question to judge.")],
     answer: Annotated[list[str], typer.Option("--answer", help="A candidate answer; give two or more.")],
-    model: Annotated[str, typer.Option("--model", help="Model spec, e.g. local, openai:gpt-4o-mini.")] = "local",
+    model: Annotated[
+        str, typer.Option("--model", help="Model spec, e.g. local, openai:gpt-4o-mini.")
+    ] = "local",
     persona: Annotated[Optional[str], typer.Option("--persona", help="Persona name or YAML file.")] = None,  # noqa: UP045
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")] = None,  # noqa: UP045
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")
+    ] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens")] = 512,
     seed: Annotated[Optional[int], typer.Option("--seed")] = None,  # noqa: UP045
@@ -83,8 +93,7 @@ def judge(
 
     if len(answer) < 2:
         raise ConfigError("--answer: give at least two answers")
-    options = {"base_url": base_url} if base_url else {}
-    backend = resolve_model(model, **options)
+    backend = resolve_model(model, base_url=base_url) if base_url else resolve_model(model)
     settings = Settings(temperature=temperature, max_tokens=max_tokens, seed=seed, timeout=timeout)
     verdict = asyncio.run(_judge(Judge(backend, persona, settings=settings), question, answer))
     if as_json:
@@ -102,10 +111,7 @@ def judge(
     )
 
 
-async def _judge(judge_: object, question: str, answers: list[str]) -> object:
-    from agora.agents.judge import Judge
-
-    assert isinstance(judge_, Judge)
+async def _judge(judge_: Judge, question: str, answers: list[str]) -> Verdict:
     try:
         return await judge_.judge(question, answers)
     finally:

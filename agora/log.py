@@ -2,40 +2,48 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
+from agora.errors import ConfigError
 from agora.redaction import redact
 
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40, "critical": 50}
 
-def _redact_event(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+
+def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return {k: redact(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
-def _level(name: str) -> int:
-    level = logging.getLevelName(name.upper())
-    if not isinstance(level, int):
-        from agora.errors import ConfigError
-
-        raise ConfigError(f"--log-level: unknown level {name!r} (use debug, info, warning or error)")
-    return level
-
-
 def configure(level: str = "warning", json: bool = False) -> None:
-    """Configure structlog to write events at ``level`` or above to stderr, secrets redacted."""
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    """Write events at ``level`` or above to stderr (as JSON lines with ``json``), secrets redacted.
+
+    Level filtering is a processor, so ``structlog.testing.capture_logs`` still sees every event.
+    """
+    if level.lower() not in LEVELS:
+        raise ConfigError(f"--log-level: unknown level {level!r} (use debug, info, warning or error)")
+    threshold = LEVELS[level.lower()]
+
+    def drop_below(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if LEVELS.get(method, 20) < threshold:
+            raise structlog.DropEvent
+        return event
+
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
+            drop_below,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.processors.format_exc_info,
             _redact_event,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_level(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
@@ -44,3 +52,7 @@ def configure(level: str = "warning", json: bool = False) -> None:
 def get_logger(name: str) -> Any:
     """A structlog logger bound to ``name``."""
     return structlog.get_logger(name)
+
+
+if not structlog.is_configured():
+    configure()

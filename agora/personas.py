@@ -26,7 +26,7 @@ class Persona(BaseModel):
 
 
 def persona_dirs() -> list[Path]:
-    """Where personas are looked up: ``$AGORA_PERSONAS`` (``:``-separated), ``./personas``, the bundled set."""
+    """Persona search path: ``$AGORA_PERSONAS`` (``:``-separated), ``./personas``, the bundled set."""
     extra = [Path(p) for p in os.environ.get("AGORA_PERSONAS", "").split(os.pathsep) if p]
     return [*extra, Path.cwd() / "personas", BUNDLED_DIR]
 

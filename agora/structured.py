@@ -133,6 +133,8 @@ async def ask_structured(
             problem = describe_errors(exc)
         except ValueError as exc:
             problem = str(exc)
+        if completion.finish_reason == "length":
+            problem += " (the reply was cut off at the token limit: keep the reasoning short)"
         conversation += [
             assistant(completion.text),
             user(f"That reply was not valid: {problem}. Reply again with only the corrected JSON object."),

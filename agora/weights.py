@@ -95,14 +95,19 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 def cache_dir() -> Path:
     """Where assembled models live: ``$AGORA_CACHE_DIR/models`` or ``~/.cache/agora/models``."""
-    root = os.environ.get("AGORA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
+    root = (
+        os.environ.get("AGORA_CACHE_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
+    )
     return Path(root) / "models"
 
 
 def catalogue_model(name: str) -> GGUFModel:
     """The catalogue entry called ``name``."""
     if name not in CATALOGUE:
-        raise ConfigError(f"unknown local model {name!r} (known: {', '.join(CATALOGUE)}; or give a .gguf path)")
+        raise ConfigError(
+            f"unknown local model {name!r} (known: {', '.join(CATALOGUE)}; or give a .gguf path)"
+        )
     return CATALOGUE[name]
 
 
@@ -115,9 +120,13 @@ def model_path(model: GGUFModel, directory: Path | None = None) -> Path:
     directory = directory or cache_dir()
     target = directory / model.filename
     stamp = target.with_suffix(".sha256")
-    if target.is_file() and target.stat().st_size == model.size and stamp.is_file():
-        if stamp.read_text().strip() == model.sha256:
-            return target
+    if (
+        target.is_file()
+        and target.stat().st_size == model.size
+        and stamp.is_file()
+        and stamp.read_text().strip() == model.sha256
+    ):
+        return target
     missing = model.missing_parts()
     if missing:
         raise ConfigError(

@@ -35,7 +35,7 @@ def verdict_schema(n_answers: int) -> type[BaseModel]:
         raise ConfigError(f"a judge needs between 2 and {len(LABELS)} answers, got {n_answers}")
     label = Literal[tuple(LABELS[:n_answers])]  # type: ignore[valid-type]
     fields: dict[str, Any] = {
-        "reasoning": (str, Field(min_length=1, description="step-by-step reasoning, written first")),
+        "reasoning": (str, Field(min_length=1, description="step-by-step reasoning, written first, concise")),
         "answer": (label, Field(description="the letter of the chosen answer")),
         "confidence": (int, Field(ge=0, le=100, description="confidence that the answer is correct, 0-100")),
     }

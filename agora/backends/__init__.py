@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from agora.backends.base import Availability, Backend, backend, backend_class, backend_kinds, build_backend
-from agora.backends.retrying import RetryPolicy, Retrying
+from agora.backends.retrying import Retrying, RetryPolicy
 
 
-def resolve_model(spec: str | Backend | Any, *, retry: RetryPolicy | None = RetryPolicy(), **options: Any) -> Backend:
+def resolve_model(
+    spec: str | Backend | Any, *, retry: RetryPolicy | None = RetryPolicy(), **options: Any
+) -> Backend:
     """Turn a spec string, a backend or a LangChain chat model into a ready backend.
 
     Args:

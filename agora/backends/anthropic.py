@@ -10,6 +10,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from agora.backends.base import Availability, Backend, backend
 from agora.backends.sdk_errors import sdk_error
 from agora.errors import BackendError, ConfigError
@@ -29,7 +31,7 @@ class AnthropicBackend(Backend):
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise ConfigError(f"anthropic:{model}: no API key: set ANTHROPIC_API_KEY")
-        self._api_key = key
+        self._api_key = SecretStr(key)
         register_secret(key)
         self._client: Any = None
 
@@ -44,7 +46,9 @@ class AnthropicBackend(Backend):
         if self._client is None:
             import anthropic
 
-            self._client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url, max_retries=0)
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self._api_key.get_secret_value(), base_url=self.base_url, max_retries=0
+            )
         return self._client
 
     async def complete(
@@ -57,7 +61,9 @@ class AnthropicBackend(Backend):
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages if m.role != "system"],
             "max_tokens": settings.max_tokens,
-            "temperature": settings.temperature,
+            # anthropic>=1.0 dropped the sampling parameters from create()'s signature (TypeError);
+            # extra_body puts them in the JSON body as before, with every SDK version.
+            "extra_body": {"temperature": settings.temperature},
             "timeout": settings.timeout,
         }
         if system:
@@ -77,7 +83,9 @@ class AnthropicBackend(Backend):
         if schema is not None:
             tool_inputs = [b.input for b in reply.content if b.type == "tool_use" and b.name == schema.name]
             if not tool_inputs:
-                raise BackendError(f"{self.spec}: reply has no {schema.name} tool call (stop: {reply.stop_reason})")
+                raise BackendError(
+                    f"{self.spec}: reply has no {schema.name} tool call (stop: {reply.stop_reason})"
+                )
             text = json.dumps(tool_inputs[0])
         else:
             text = "".join(b.text for b in reply.content if b.type == "text")

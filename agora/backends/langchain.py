@@ -57,7 +57,11 @@ class LangChainBackend(Backend):
     ) -> Completion:
         from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-        kinds: dict[str, type[BaseMessage]] = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+        kinds: dict[str, type[BaseMessage]] = {
+            "system": SystemMessage,
+            "user": HumanMessage,
+            "assistant": AIMessage,
+        }
         start = time.perf_counter()
         try:
             reply = await self.chat_model.ainvoke(
@@ -67,9 +71,11 @@ class LangChainBackend(Backend):
             raise BackendError(f"{self.spec}: {type(exc).__name__}: {exc}") from exc
         meta = getattr(reply, "usage_metadata", None) or {}
         return Completion(
-            text=reply.text if isinstance(reply.text, str) else str(reply.content),
+            text=str(reply.text),
             model=self.spec,
-            usage=Usage(prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0)),
+            usage=Usage(
+                prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0)
+            ),
             latency_s=time.perf_counter() - start,
             finish_reason=(getattr(reply, "response_metadata", None) or {}).get("finish_reason"),
         )

@@ -7,6 +7,7 @@ model, ``local:PATH.gguf`` any GGUF file. Structured output uses llama.cpp's JSO
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 import time
@@ -38,6 +39,14 @@ def _llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
             model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
             _loaded[key] = (model, threading.Lock())
         return _loaded[key]
+
+
+@atexit.register
+def _free_models() -> None:
+    """Free llama.cpp models before interpreter teardown (their finalisers fail once modules are gone)."""
+    for model, _ in _loaded.values():
+        model.close()
+    _loaded.clear()
 
 
 @backend("local")
@@ -76,7 +85,9 @@ class LocalBackend(Backend):
     ) -> Completion:
         return await asyncio.to_thread(self._complete, messages, settings, schema)
 
-    def _complete(self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> Completion:
+    def _complete(
+        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None
+    ) -> Completion:
         llama, lock = _llama(self.path, self.n_ctx)
         kwargs: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -101,7 +112,8 @@ class LocalBackend(Backend):
             text=choice["message"].get("content") or "",
             model=self.spec,
             usage=Usage(
-                prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0)
+                prompt_tokens=usage.get("prompt_tokens", 0),
+                completion_tokens=usage.get("completion_tokens", 0),
             ),
             latency_s=time.perf_counter() - start,
             finish_reason=choice.get("finish_reason"),

@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from agora.backends.base import Availability, Backend, backend
 from agora.backends.sdk_errors import sdk_error
 from agora.errors import ConfigError
@@ -23,7 +25,6 @@ from agora.types import Completion, Message, OutputMode, OutputSchema, Settings,
 log = get_logger("agora.backends.openai")
 
 _FALLBACK: dict[OutputMode, OutputMode] = {"json_schema": "json_object", "json_object": "text"}
-_FORMAT_REFUSED = {400, 422, 500, 501}
 NO_KEY = "sk-no-key-needed"
 
 
@@ -36,9 +37,11 @@ class OpenAIBackend(Backend):
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key and not self.base_url:
-            raise ConfigError(f"openai:{model}: no API key: set OPENAI_API_KEY, or give a base URL for a local server")
-        self._api_key = key or NO_KEY
-        register_secret(self._api_key)
+            raise ConfigError(
+                f"openai:{model}: no API key: set OPENAI_API_KEY, or give a base URL for a local server"
+            )
+        self._api_key = SecretStr(key or NO_KEY)
+        register_secret(key)
         self._client: Any = None
         self.schema_mode: OutputMode = "json_schema"
 
@@ -57,14 +60,18 @@ class OpenAIBackend(Backend):
             return Availability(True, "OPENAI_API_KEY is set")
         if os.environ.get("OPENAI_BASE_URL"):
             return Availability(True, f"OPENAI_BASE_URL is set ({os.environ['OPENAI_BASE_URL']})")
-        return Availability(False, "set OPENAI_API_KEY, or OPENAI_BASE_URL / --base-url / openai:MODEL@URL for a server")
+        return Availability(
+            False, "set OPENAI_API_KEY, or OPENAI_BASE_URL / --base-url / openai:MODEL@URL for a server"
+        )
 
     @property
     def client(self) -> Any:
         if self._client is None:
             import openai
 
-            self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0)
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key.get_secret_value(), base_url=self.base_url, max_retries=0
+            )
         return self._client
 
     async def complete(
@@ -90,7 +97,7 @@ class OpenAIBackend(Backend):
                 reply = await self.client.chat.completions.create(**request, **_format(mode, schema))
                 break
             except openai.APIStatusError as exc:
-                if mode == "text" or exc.status_code not in _FORMAT_REFUSED:
+                if mode == "text" or not _refuses_format(exc):
                     raise sdk_error(exc, self.spec, openai) from None
                 log.info("openai.format_refused", model=self.spec, mode=mode, status=exc.status_code)
                 mode = _FALLBACK[mode]
@@ -116,6 +123,14 @@ class OpenAIBackend(Backend):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _refuses_format(exc: Any) -> bool:
+    """Whether an error reads as the server refusing the response format (not as a transient failure)."""
+    if exc.status_code in (400, 422):
+        return True
+    message = str(exc.message).lower()
+    return exc.status_code in (500, 501) and ("json" in message or "response_format" in message)
 
 
 def _format(mode: OutputMode, schema: OutputSchema | None) -> dict[str, Any]:

