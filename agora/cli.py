@@ -63,9 +63,7 @@ def models() -> None:
     local = Table("local model", "installed", "size", "extra")
     for model in CATALOGUE.values():
         name = model.name + (" (default)" if model.name == DEFAULT_MODEL else "")
-        local.add_row(
-            name, "yes" if not model.missing_parts() else "no", f"{model.size / 1e6:.0f} MB", model.extra
-        )
+        local.add_row(name, "yes" if not model.missing_parts() else "no", f"{model.size / 1e6:.0f} MB", model.extra)
     out.print(local)
 
 
@@ -73,13 +71,9 @@ def models() -> None:
 def judge(
     question: Annotated[str, typer.Option("--question", help="The question to judge.")],
     answer: Annotated[list[str], typer.Option("--answer", help="A candidate answer; give two or more.")],
-    model: Annotated[
-        str, typer.Option("--model", help="Model spec, e.g. local, openai:gpt-4o-mini.")
-    ] = "local",
+    model: Annotated[str, typer.Option("--model", help="Model spec, e.g. local, openai:gpt-4o-mini.")] = "local",
     persona: Annotated[Optional[str], typer.Option("--persona", help="Persona name or YAML file.")] = None,  # noqa: UP045
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")
-    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens")] = 512,
     seed: Annotated[Optional[int], typer.Option("--seed")] = None,  # noqa: UP045

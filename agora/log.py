@@ -32,9 +32,7 @@ def configure(level: str = "warning", json: bool = False) -> None:
             raise structlog.DropEvent
         return event
 
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
             drop_below,

@@ -95,19 +95,14 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 def cache_dir() -> Path:
     """Where assembled models live: ``$AGORA_CACHE_DIR/models`` or ``~/.cache/agora/models``."""
-    root = (
-        os.environ.get("AGORA_CACHE_DIR")
-        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
-    )
+    root = os.environ.get("AGORA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
     return Path(root) / "models"
 
 
 def catalogue_model(name: str) -> GGUFModel:
     """The catalogue entry called ``name``."""
     if name not in CATALOGUE:
-        raise ConfigError(
-            f"unknown local model {name!r} (known: {', '.join(CATALOGUE)}; or give a .gguf path)"
-        )
+        raise ConfigError(f"unknown local model {name!r} (known: {', '.join(CATALOGUE)}; or give a .gguf path)")
     return CATALOGUE[name]
 
 

@@ -67,9 +67,7 @@ class FakeAnthropic:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def reply(
-        self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None, delay: float = 0.0
-    ):
+    def reply(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None, delay: float = 0.0):
         self.replies.append(Reply(status, body, headers or {}, delay))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -88,9 +86,7 @@ class FakeAnthropic:
                     server.requests.append(Recorded(self.command, self.path, headers, body))
                     scripted = server.replies.popleft() if server.replies else None
                 if scripted is None:  # an unscripted request is a test failure, never a success
-                    scripted = Reply(
-                        400, api_error("invalid_request_error", "fake server: no scripted reply")
-                    )
+                    scripted = Reply(400, api_error("invalid_request_error", "fake server: no scripted reply"))
                 if scripted.delay:
                     time.sleep(scripted.delay)
                 payload = json.dumps(scripted.body).encode()
@@ -269,9 +265,7 @@ async def test_reply_without_the_tool_call_is_a_backend_error(fake: FakeAnthropi
 
 
 async def test_plain_text_reply_and_stop_sequences(fake: FakeAnthropic) -> None:
-    fake.reply(
-        body=message([text_block("hel"), text_block("lo")], stop_reason="stop_sequence", stop_sequence="END")
-    )
+    fake.reply(body=message([text_block("hel"), text_block("lo")], stop_reason="stop_sequence", stop_sequence="END"))
     settings = Settings(stop=("END",), max_tokens=64, temperature=0.7)
     async with aclosing(resolve_model(SPEC)) as model:
         completion = await model.complete([system("Be brief."), system("Be kind."), user("hi")], settings)
@@ -437,9 +431,7 @@ async def test_model_call_log_events_never_contain_the_key(fake: FakeAnthropic) 
     ("status", "kind"),
     [(529, "overloaded_error"), (500, "api_error"), (503, "api_error")],
 )
-async def test_server_errors_are_retryable_unavailability(
-    fake: FakeAnthropic, status: int, kind: str
-) -> None:
+async def test_server_errors_are_retryable_unavailability(fake: FakeAnthropic, status: int, kind: str) -> None:
     fake.reply(status, api_error(kind, "Overloaded" if status == 529 else "Internal server error"))
     async with aclosing(resolve_model(SPEC, retry=None)) as model:
         with pytest.raises(BackendUnavailable) as info:

@@ -151,8 +151,7 @@ def test_models_says_what_is_usable_and_why() -> None:
     assert "no" in rows["anthropic"] and "set ANTHROPIC_API_KEY" in rows["anthropic"]
     assert "yes" in rows["scripted"]
     local_ready = (
-        importlib.util.find_spec("llama_cpp") is not None
-        and not CATALOGUE["qwen2.5-coder-1.5b"].missing_parts()
+        importlib.util.find_spec("llama_cpp") is not None and not CATALOGUE["qwen2.5-coder-1.5b"].missing_parts()
     )
     assert ("yes" if local_ready else "no") in rows["local"].split("│")[2]
     assert SECRET not in result.stdout

@@ -45,9 +45,7 @@ def events(captured: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 @pytest.mark.local_model
 @pytest.mark.slow
 @pytest.mark.parametrize("form", ["constructor", "spec"])
-async def test_plain_chat_through_a_real_server(
-    llama_server: str, form: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_plain_chat_through_a_real_server(llama_server: str, form: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     if form == "constructor":
@@ -97,9 +95,7 @@ async def test_the_server_really_refuses_json_schema(llama_server: str) -> None:
 
 @pytest.mark.local_model
 @pytest.mark.slow
-async def test_structured_verdict_falls_back_to_json_object(
-    llama_server: str, logs: list[dict[str, Any]]
-) -> None:
+async def test_structured_verdict_falls_back_to_json_object(llama_server: str, logs: list[dict[str, Any]]) -> None:
     schema = verdict_schema(2)
     model = OpenAIBackend("smollm2", base_url=llama_server)
     assert model.schema_mode == "json_schema"
@@ -210,9 +206,7 @@ async def test_closed_port_is_retried_exactly_max_retries_times(logs: list[dict[
 
 @pytest.mark.local_model
 @pytest.mark.slow
-async def test_successful_call_logs_one_model_call_event(
-    llama_server: str, logs: list[dict[str, Any]]
-) -> None:
+async def test_successful_call_logs_one_model_call_event(llama_server: str, logs: list[dict[str, Any]]) -> None:
     model = resolve_model("openai:smollm2@" + llama_server)
     assert isinstance(model, Retrying)
     try:

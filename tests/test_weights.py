@@ -67,9 +67,7 @@ def test_wrong_sha256_is_refused_and_leaves_nothing(parts: tuple[Part, ...], tmp
 
 def test_missing_parts_name_the_package_and_the_extra(parts: tuple[Part, ...], tmp_path: Path) -> None:
     model = entry((*parts, Part("fakepart_absent", "data/part04.bin")))
-    with pytest.raises(
-        ConfigError, match=r"1 of 4 parts not installed \(first: fakepart_absent\).*agora\[fake\]"
-    ):
+    with pytest.raises(ConfigError, match=r"1 of 4 parts not installed \(first: fakepart_absent\).*agora\[fake\]"):
         model_path(model, tmp_path / "cache")
 
 

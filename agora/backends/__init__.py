@@ -8,9 +8,7 @@ from agora.backends.base import Availability, Backend, backend, backend_class, b
 from agora.backends.retrying import Retrying, RetryPolicy
 
 
-def resolve_model(
-    spec: str | Backend | Any, *, retry: RetryPolicy | None = RetryPolicy(), **options: Any
-) -> Backend:
+def resolve_model(spec: str | Backend | Any, *, retry: RetryPolicy | None = RetryPolicy(), **options: Any) -> Backend:
     """Turn a spec string, a backend or a LangChain chat model into a ready backend.
 
     Args:

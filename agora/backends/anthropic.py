@@ -83,9 +83,7 @@ class AnthropicBackend(Backend):
         if schema is not None:
             tool_inputs = [b.input for b in reply.content if b.type == "tool_use" and b.name == schema.name]
             if not tool_inputs:
-                raise BackendError(
-                    f"{self.spec}: reply has no {schema.name} tool call (stop: {reply.stop_reason})"
-                )
+                raise BackendError(f"{self.spec}: reply has no {schema.name} tool call (stop: {reply.stop_reason})")
             text = json.dumps(tool_inputs[0])
         else:
             text = "".join(b.text for b in reply.content if b.type == "text")

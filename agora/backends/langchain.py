@@ -73,9 +73,7 @@ class LangChainBackend(Backend):
         return Completion(
             text=str(reply.text),
             model=self.spec,
-            usage=Usage(
-                prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0)
-            ),
+            usage=Usage(prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0)),
             latency_s=time.perf_counter() - start,
             finish_reason=(getattr(reply, "response_metadata", None) or {}).get("finish_reason"),
         )

@@ -85,9 +85,7 @@ class LocalBackend(Backend):
     ) -> Completion:
         return await asyncio.to_thread(self._complete, messages, settings, schema)
 
-    def _complete(
-        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None
-    ) -> Completion:
+    def _complete(self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> Completion:
         llama, lock = _llama(self.path, self.n_ctx)
         kwargs: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],

@@ -37,9 +37,7 @@ class OpenAIBackend(Backend):
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key and not self.base_url:
-            raise ConfigError(
-                f"openai:{model}: no API key: set OPENAI_API_KEY, or give a base URL for a local server"
-            )
+            raise ConfigError(f"openai:{model}: no API key: set OPENAI_API_KEY, or give a base URL for a local server")
         self._api_key = SecretStr(key or NO_KEY)
         register_secret(key)
         self._client: Any = None

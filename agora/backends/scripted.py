@@ -31,9 +31,7 @@ class ScriptedBackend(Backend):
     Token usage counts whitespace-separated words, so that accounting can be tested.
     """
 
-    def __init__(
-        self, replies: Sequence[Reply] | Callable[[Sequence[Message]], str], model: str = ""
-    ) -> None:
+    def __init__(self, replies: Sequence[Reply] | Callable[[Sequence[Message]], str], model: str = "") -> None:
         super().__init__(model)
         self._replies = replies
         self.calls: list[Call] = []

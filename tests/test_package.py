@@ -1,0 +1,75 @@
+"""The curated public API and the persona files that ship with the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import agora
+from agora.errors import ConfigError
+from agora.personas import BUNDLED_DIR, available_personas, load_persona
+
+PUBLIC = {
+    "AgoraError", "Backend", "BackendError", "BackendTimeout", "BackendUnavailable", "Completion",
+    "ConfigError", "ExecutionError", "Judge", "Message", "Persona", "RateLimited", "RetryPolicy",
+    "Settings", "Usage", "VerdictParseError", "Verdict", "ask_structured", "backend", "load_persona",
+    "resolve_model",
+}  # fmt: skip
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(agora.__all__) == PUBLIC
+    assert all(hasattr(agora, name) for name in PUBLIC)
+
+
+def test_importing_agora_imports_no_provider_sdk() -> None:
+    code = "import sys, agora; print(sorted(m for m in ('openai', 'anthropic', 'llama_cpp') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_error_hierarchy_sets_exit_codes() -> None:
+    assert issubclass(agora.RateLimited, agora.BackendError)
+    assert issubclass(agora.BackendError, agora.ExecutionError)
+    assert issubclass(agora.VerdictParseError, agora.ExecutionError)
+    assert (agora.ConfigError.exit_code, agora.ExecutionError.exit_code) == (2, 1)
+
+
+def test_bundled_personas_load_and_include_the_study_pair() -> None:
+    names = {p.stem for p in BUNDLED_DIR.glob("*.yaml")}
+    assert {"mainstream", "skeptical", "expert", "layperson", "contrarian"} <= names
+    for name in names:
+        persona = load_persona(name)
+        assert persona.name == name and len(persona.system_prompt) > 50
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name: Bad Name\ndescription: d\nsystem_prompt: p\n", "name: String should match pattern"),
+        ("name: x\ndescription: d\n", "system_prompt: Field required"),
+        (
+            "name: x\ndescription: d\nsystem_prompt: p\ncolour: red\n",
+            "colour: Extra inputs are not permitted",
+        ),
+        ("- just\n- a list\n", "a persona must be a mapping"),
+        ("name: [unclosed\n", "cannot read persona"),
+    ],
+)
+def test_bad_persona_files_name_the_file_and_field(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_persona(str(path))
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_persona_search_path_prefers_user_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "skeptical.yaml").write_text("name: skeptical\ndescription: mine\nsystem_prompt: my own prompt\n")
+    monkeypatch.setenv("AGORA_PERSONAS", str(tmp_path))
+    assert available_personas()["skeptical"] == tmp_path / "skeptical.yaml"
+    assert load_persona("skeptical").system_prompt == "my own prompt"
