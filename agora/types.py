@@ -89,6 +89,32 @@ class Completion(BaseModel):
     retries: int = 0
 
 
+class Quote(BaseModel):
+    """A passage an agent quoted from the evidence, and whether it was found there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    verified: bool
+    score: float = Field(ge=0, le=1, description="similarity to the best-matching span of the evidence")
+
+
+AgentRole = Literal["debater", "consultant", "judge", "juror", "human"]
+
+
+class Turn(BaseModel):
+    """One entry of a transcript: who spoke, in which round, what they said and which quotes it held."""
+
+    model_config = ConfigDict(frozen=True)
+
+    speaker: str
+    role: AgentRole
+    round: int
+    text: str
+    side: int | None = Field(default=None, description="0-based index of the answer the speaker argues")
+    quotes: tuple[Quote, ...] = ()
+
+
 class Verdict(BaseModel):
     """A judge's decision between candidate answers, as the judge stated it."""
 
@@ -101,3 +127,15 @@ class Verdict(BaseModel):
     model: str
     usage: Usage = Usage()
     attempts: int = 1
+
+
+class Decision(BaseModel):
+    """What an aggregator makes of a jury's verdicts."""
+
+    outcome: int | Literal["inconclusive"] = Field(description="0-based index of the winning answer, or inconclusive")
+    rule: str
+    votes: list[float] = Field(description="vote total per answer")
+    confidence: float | None = Field(default=None, description="mean stated confidence of the winning voters")
+    abstained: list[str] = Field(default_factory=list, description="jurors who abstained")
+    dissent: list[str] = Field(default_factory=list, description="reasoning of jurors who voted against the outcome")
+    flags: list[str] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Aggregation: turning a jury's verdicts into one decision."""

@@ -1,0 +1,67 @@
+"""Consultancy: one consultant argues a side drawn at random (seeded), the judge may question it each round.
+
+Open consultancy lets the consultant choose the side it argues.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agora.agents.consultant import Consultant
+from agora.errors import ConfigError
+from agora.protocols.nodes import question_node, rounds_done, seeded_side, sides_node, speaker_node
+from agora.protocols.stage import JudgeSeat, add_judge
+from agora.state import DebateState, view
+
+
+def consultancy(
+    consultant: Consultant | str,
+    judge: JudgeSeat,
+    *,
+    rounds: int = 2,
+    seed: int = 0,
+    open: bool = False,
+    judge_questions: bool = True,
+    checkpointer: Any = None,
+) -> CompiledStateGraph:
+    """sides → consultant ⇄ judge_question (``rounds`` turns) → judge.
+
+    Args:
+        consultant: the consultant, or a model spec for one.
+        judge: the judge (anything with ``decide``; ``ask`` too when ``judge_questions``) or a ``Jury``.
+        rounds: consultant turns.
+        seed: draws the consultant's side per question.
+        open: the consultant chooses its side instead.
+        judge_questions: the judge asks a question between turns.
+    """
+    agent = consultant if isinstance(consultant, Consultant) else Consultant(consultant)
+    if rounds < 1:
+        raise ConfigError(f"consultancy: rounds must be at least 1, got {rounds}")
+    if judge_questions and not hasattr(judge, "ask"):
+        raise ConfigError(f"consultancy: judge {type(judge).__name__} cannot ask questions; set judge_questions=False")
+
+    async def assign(state: DebateState) -> dict[str, int]:
+        if open:
+            return {agent.name: await agent.choose(view(state, evidence=True))}
+        return {agent.name: seeded_side(state["question"], len(state["answers"]), seed)}
+
+    builder = StateGraph(DebateState)
+    builder.add_node("sides", sides_node(assign))
+    builder.add_node(agent.name, speaker_node(agent))
+    add_judge(builder, judge, sees_evidence=False)
+    builder.add_edge(START, "sides")
+    builder.add_edge("sides", agent.name)
+    again = "judge_question" if judge_questions else agent.name
+    if judge_questions:
+        builder.add_node("judge_question", question_node(judge, agent.name))
+        builder.add_edge("judge_question", agent.name)
+
+    def next_step(state: DebateState) -> str:
+        return again if rounds_done(state, [agent.name]) < rounds else "judge"
+
+    builder.add_conditional_edges(agent.name, next_step, [again, "judge"])
+    builder.add_edge("judge", END)
+    return builder.compile(checkpointer=checkpointer, name="open_consultancy" if open else "consultancy")

@@ -1,0 +1,92 @@
+"""Debate: two or more debaters argue assigned answers for N rounds, sequential or simultaneous, then a judge.
+
+Open debate lets the first debater choose the answer it defends; the others take the remaining answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agora.agents.debater import Debater
+from agora.errors import ConfigError
+from agora.protocols.nodes import rounds_done, sides_node, speaker_node
+from agora.protocols.stage import JudgeSeat, add_judge
+from agora.state import DebateState, view
+from agora.transcript import LABELS
+
+
+def debaters_from(debaters: Sequence[Debater | str]) -> list[Debater]:
+    """Debater objects; spec strings become ``debater_a``, ``debater_b``..."""
+    agents = [
+        d if isinstance(d, Debater) else Debater(d, name=f"debater_{LABELS[i].lower()}") for i, d in enumerate(debaters)
+    ]
+    names = [a.name for a in agents]
+    if len(agents) < 2:
+        raise ConfigError(f"debate needs at least two debaters, got {len(agents)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"debate: debater names must be unique, got {names}")
+    return agents
+
+
+def debate(
+    debaters: Sequence[Debater | str],
+    judge: JudgeSeat,
+    *,
+    rounds: int = 3,
+    simultaneous: bool = False,
+    open: bool = False,
+    checkpointer: Any = None,
+) -> CompiledStateGraph:
+    """sides → debaters (in turn, or all at once per round) × ``rounds`` → judge.
+
+    Debater ``i`` argues answer ``i`` (with ``open``, the first debater chooses and the others take the rest in
+    order). The judge never sees the evidence; debaters do, and their quotes are verified against it.
+    """
+    agents = debaters_from(debaters)
+    names = [a.name for a in agents]
+    if rounds < 1:
+        raise ConfigError(f"debate: rounds must be at least 1, got {rounds}")
+
+    async def assign(state: DebateState) -> dict[str, int]:
+        n = len(state["answers"])
+        if n != len(agents):
+            raise ConfigError(f"debate: {len(agents)} debaters need {len(agents)} answers, got {n}")
+        if not open:
+            return {name: i for i, name in enumerate(names)}
+        first = await agents[0].choose(view(state, evidence=True))
+        rest = [i for i in range(n) if i != first]
+        return {names[0]: first, **dict(zip(names[1:], rest))}
+
+    builder = StateGraph(DebateState)
+    builder.add_node("sides", sides_node(assign))
+    for agent in agents:
+        builder.add_node(agent.name, speaker_node(agent, simultaneous=simultaneous))
+    add_judge(builder, judge, sees_evidence=False)
+    builder.add_edge(START, "sides")
+
+    def more_rounds(state: DebateState) -> bool:
+        return rounds_done(state, names) < rounds
+
+    if simultaneous:
+        builder.add_node("round_end", _join)
+        for name in names:
+            builder.add_edge("sides", name)
+        builder.add_edge(names, "round_end")
+        builder.add_conditional_edges("round_end", lambda s: names if more_rounds(s) else ["judge"], [*names, "judge"])
+    else:
+        builder.add_edge("sides", names[0])
+        for a, b in zip(names, names[1:]):
+            builder.add_edge(a, b)
+        builder.add_conditional_edges(names[-1], lambda s: names[0] if more_rounds(s) else "judge", [names[0], "judge"])
+    builder.add_edge("judge", END)
+    kind = ("open_" if open else "") + ("simultaneous_debate" if simultaneous else "debate")
+    return builder.compile(checkpointer=checkpointer, name=kind)
+
+
+async def _join(state: DebateState) -> dict[str, Any]:
+    """Waits for every debater of a simultaneous round."""
+    return {}

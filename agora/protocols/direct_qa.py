@@ -1,0 +1,20 @@
+"""Direct QA: the judge alone, *blind* (question and answers only) or *oracle* (with the evidence)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agora.protocols.stage import JudgeSeat, add_judge
+from agora.state import DebateState
+
+
+def direct_qa(judge: JudgeSeat, *, oracle: bool = False, checkpointer: Any = None) -> CompiledStateGraph:
+    """START → judge → END. With ``oracle`` the judge reads the evidence."""
+    builder = StateGraph(DebateState)
+    add_judge(builder, judge, sees_evidence=oracle)
+    builder.add_edge(START, "judge")
+    builder.add_edge("judge", END)
+    return builder.compile(checkpointer=checkpointer, name="oracle_qa" if oracle else "blind_qa")

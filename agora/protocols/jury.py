@@ -1,0 +1,110 @@
+"""A jury: K jurors judge the same view in parallel (fan-out in the graph), then an aggregation node decides.
+
+A jury takes the judge's seat in any protocol, and doubles as a critic for a user's own workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.runnables import Runnable, RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel
+
+from agora.agents.juror import Juror
+from agora.aggregation.voting import get_rule
+from agora.errors import ConfigError
+from agora.protocols.nodes import judge_node
+from agora.state import DebateState
+from agora.types import Decision
+
+ACCEPT = "Accept: the output correctly and fully completes the task."
+REJECT = "Reject: the output is wrong, incomplete or does not follow the task."
+
+
+class Critique(BaseModel):
+    """A jury's verdict on a candidate output."""
+
+    outcome: Literal["accept", "reject", "inconclusive"]
+    accepted: bool
+    confidence: float | None
+    abstained: bool
+    dissent: list[str]
+    decision: Decision
+
+
+class CriticState(DebateState, total=False):
+    """State of the critic graph: the task and candidate output in, the critique out."""
+
+    task: str
+    output: str
+    critique: Critique
+
+
+class Jury:
+    """K jurors and a voting rule. Juror names must be unique; spec strings become ``juror_1``, ``juror_2``..."""
+
+    def __init__(self, jurors: Sequence[Juror | str], rule: str = "majority", *, sees_evidence: bool = False) -> None:
+        self.jurors = [j if isinstance(j, Juror) else Juror(j, name=f"juror_{i + 1}") for i, j in enumerate(jurors)]
+        names = [j.name for j in self.jurors]
+        if len(self.jurors) < 1:
+            raise ConfigError("a jury needs at least one juror")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"jury: juror names must be unique, got {names}")
+        self.rule = rule
+        self.vote = get_rule(rule)
+        self.sees_evidence = sees_evidence
+
+    def graph(self, checkpointer: Any = None) -> CompiledStateGraph:
+        """START → every juror in parallel → aggregate → END, over ``DebateState``."""
+        builder = StateGraph(DebateState)
+        self._add(builder, START, END)
+        return builder.compile(checkpointer=checkpointer, name="jury")
+
+    def _add(self, builder: StateGraph, entry: str, exit_: str) -> None:
+        names = {j.name for j in self.jurors}
+        for juror in self.jurors:
+            builder.add_node(juror.name, judge_node(juror, sees_evidence=self.sees_evidence))
+            builder.add_edge(entry, juror.name)
+
+        async def aggregate(state: DebateState) -> dict[str, Any]:
+            latest = {v.judge: v for v in state.get("verdicts", []) if v.judge in names}  # this sitting's votes
+            return {"decision": self.vote(list(latest.values()), len(state["answers"]))}
+
+        builder.add_node("aggregate", aggregate)
+        builder.add_edge([j.name for j in self.jurors], "aggregate")
+        builder.add_edge("aggregate", exit_)
+
+    def critic(self, checkpointer: Any = None) -> CompiledStateGraph:
+        """The jury as a critic subgraph: ``{"task", "output"}`` in, ``{"critique": Critique}`` out."""
+        builder = StateGraph(CriticState)
+
+        async def frame(state: CriticState) -> dict[str, Any]:
+            question = f"Task:\n{state['task']}\n\nCandidate output:\n{state['output']}\n\nShould it be accepted?"
+            return {"question": question, "answers": [ACCEPT, REJECT]}
+
+        async def conclude(state: CriticState) -> dict[str, Any]:
+            decision: Decision = state["decision"]
+            outcome = {0: "accept", 1: "reject"}.get(decision.outcome, "inconclusive")  # type: ignore[call-overload]
+            critique = Critique(
+                outcome=outcome,  # type: ignore[arg-type]
+                accepted=outcome == "accept",
+                confidence=decision.confidence,
+                abstained=outcome == "inconclusive",
+                dissent=decision.dissent,
+                decision=decision,
+            )
+            return {"critique": critique}
+
+        builder.add_node("frame", frame)
+        builder.add_edge(START, "frame")
+        self._add(builder, "frame", "conclude")
+        builder.add_node("conclude", conclude)
+        builder.add_edge("conclude", END)
+        return builder.compile(checkpointer=checkpointer, name="jury_critic")
+
+    def runnable(self) -> Runnable[dict[str, str], Critique]:
+        """The critic as a LangChain Runnable: ``{"task": ..., "output": ...}`` → ``Critique``."""
+        return self.critic() | RunnableLambda(lambda state: state["critique"])

@@ -1,0 +1,50 @@
+"""Graph state shared by every protocol, and the views that decide what each agent may see.
+
+Information asymmetry is enforced here: an agent is handed a ``View``, never the state, and only views
+built with ``evidence=True`` carry the evidence.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from agora.types import Turn, Verdict
+
+
+class DebateState(TypedDict, total=False):
+    """The state every protocol graph carries. ``transcript`` and ``verdicts`` accumulate."""
+
+    question: str
+    answers: list[str]
+    evidence: str | None
+    sides: dict[str, int]
+    transcript: Annotated[list[Turn], operator.add]
+    verdicts: Annotated[list[Verdict], operator.add]
+    decision: Any
+
+
+@dataclass(frozen=True)
+class View:
+    """What one agent is shown: the question, the answers, the transcript so far, perhaps the evidence."""
+
+    question: str
+    answers: tuple[str, ...]
+    transcript: tuple[Turn, ...] = ()
+    evidence: str | None = None
+
+    def rounds_done(self, role: str) -> int:
+        """Completed rounds of ``role`` turns (the highest round number seen, 0 before any)."""
+        return max((t.round for t in self.transcript if t.role == role), default=0)
+
+
+def view(state: DebateState, *, evidence: bool, transcript: Sequence[Turn] | None = None) -> View:
+    """The view of ``state`` an agent gets; the evidence only when the protocol grants it."""
+    return View(
+        question=state["question"],
+        answers=tuple(state["answers"]),
+        transcript=tuple(state.get("transcript", []) if transcript is None else transcript),
+        evidence=state.get("evidence") if evidence else None,
+    )

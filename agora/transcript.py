@@ -1,0 +1,33 @@
+"""Rendering a transcript as text for an agent's prompt, with quote marks for the judge."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+
+from agora.quotes import mark_quotes
+from agora.types import Turn
+
+LABELS = string.ascii_uppercase
+
+
+def label(index: int) -> str:
+    """The letter of answer ``index``: 0 → A."""
+    return LABELS[index]
+
+
+def render_answers(answers: Sequence[str]) -> str:
+    """``Answer A:\\n...`` blocks."""
+    return "\n\n".join(f"Answer {label(i)}:\n{a}" for i, a in enumerate(answers))
+
+
+def render_turn(turn: Turn) -> str:
+    """One turn, its quotes marked ``<v_quote>`` (verified) or ``<u_quote>`` (unverified)."""
+    side = f", arguing for Answer {label(turn.side)}" if turn.side is not None else ""
+    text = mark_quotes(turn.text, turn.quotes)
+    return f"[Round {turn.round}] {turn.speaker} ({turn.role}{side}):\n{text}"
+
+
+def render_transcript(turns: Sequence[Turn]) -> str:
+    """The whole transcript, or an empty string."""
+    return "\n\n".join(render_turn(t) for t in turns)
