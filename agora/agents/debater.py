@@ -73,7 +73,7 @@ class Debater:
         choice = create_model(
             "SideChoice",
             reasoning=(str, Field(min_length=1)),
-            answer=(Literal[tuple(LABELS[: len(seen.answers)])], ...),  # type: ignore[valid-type]
+            answer=(Literal[tuple(LABELS[: len(seen.answers)])], ...),  # type: ignore[arg-type]
         )
         messages = [
             system(f"You are {self.name}. {self.choose_prompt}"),

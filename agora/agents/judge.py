@@ -43,7 +43,7 @@ def verdict_schema(n_answers: int, allow_abstain: bool = False) -> type[BaseMode
     choices = (*LABELS[:n_answers], *((ABSTAIN,) if allow_abstain else ()))
     fields: dict[str, Any] = {
         "reasoning": (str, Field(min_length=1, description="step-by-step reasoning, written first, concise")),
-        "answer": (Literal[choices], Field(description="the letter of the chosen answer")),  # type: ignore[valid-type]
+        "answer": (Literal[choices], Field(description="the letter of the chosen answer")),
         "confidence": (int, Field(ge=0, le=100, description="confidence that the answer is correct, 0-100")),
     }
     return create_model("JudgeVerdict", **fields)

@@ -6,6 +6,7 @@ Open debate lets the first debater choose the answer it defends; the others take
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -59,7 +60,7 @@ def debate(
             return {name: i for i, name in enumerate(names)}
         first = await agents[0].choose(view(state, evidence=True))
         rest = [i for i in range(n) if i != first]
-        return {names[0]: first, **dict(zip(names[1:], rest))}
+        return {names[0]: first, **dict(zip(names[1:], rest, strict=True))}
 
     builder = StateGraph(DebateState)
     builder.add_node("sides", sides_node(assign))
@@ -79,7 +80,7 @@ def debate(
         builder.add_conditional_edges("round_end", lambda s: names if more_rounds(s) else ["judge"], [*names, "judge"])
     else:
         builder.add_edge("sides", names[0])
-        for a, b in zip(names, names[1:]):
+        for a, b in pairwise(names):
             builder.add_edge(a, b)
         builder.add_conditional_edges(names[-1], lambda s: names[0] if more_rounds(s) else "judge", [names[0], "judge"])
     builder.add_edge("judge", END)

@@ -87,7 +87,7 @@ class Jury:
 
         async def conclude(state: CriticState) -> dict[str, Any]:
             decision: Decision = state["decision"]
-            outcome = {0: "accept", 1: "reject"}.get(decision.outcome, "inconclusive")  # type: ignore[call-overload]
+            outcome = {0: "accept", 1: "reject"}.get(decision.outcome, "inconclusive")  # type: ignore[arg-type]
             critique = Critique(
                 outcome=outcome,  # type: ignore[arg-type]
                 accepted=outcome == "accept",

@@ -11,7 +11,8 @@ from agora.quotes import extract_quotes
 from agora.state import DebateState, View, view
 from agora.types import Turn, Verdict
 
-Node = Callable[[DebateState], Awaitable[dict[str, Any]]]
+# An async function DebateState -> state update. Typed Any: LangGraph's add_node overloads reject a precise Callable.
+Node = Any
 
 
 class Decider(Protocol):
