@@ -8,7 +8,8 @@ import asyncio
 import json
 import sys
 import traceback
-from typing import TYPE_CHECKING, Annotated, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -21,6 +22,7 @@ from agora.redaction import redact
 
 if TYPE_CHECKING:
     from agora.agents.judge import Judge
+    from agora.backends import Backend
     from agora.types import Verdict
 
 app = typer.Typer(
@@ -67,49 +69,239 @@ def models() -> None:
     out.print(local)
 
 
+Model = Annotated[str, typer.Option("--model", help="Model spec for every role, e.g. local, openai:gpt-4o-mini.")]
+Question = Annotated[str, typer.Option("--question", help="The question.")]
+Answers = Annotated[list[str], typer.Option("--answer", help="A candidate answer; give two or more.")]
+BaseUrl = Annotated[Optional[str], typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")]  # noqa: UP045
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed (and the consultant's side).")]  # noqa: UP045
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds per model call.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+RoleModel = Annotated[Optional[str], typer.Option(help="Model spec for this role (default: --model).")]  # noqa: UP045
+Persona = Annotated[Optional[str], typer.Option(help="Persona name or YAML file.")]  # noqa: UP045
+Evidence = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--evidence", help="A text file the debaters/consultant read and the judge does not."),
+]
+Rounds = Annotated[int, typer.Option("--rounds", min=1, help="Rounds of argument.")]
+Open = Annotated[bool, typer.Option("--open", help="The arguing agent first chooses the answer it defends.")]
+
+
 @app.command()
 def judge(
-    question: Annotated[str, typer.Option("--question", help="The question to judge.")],
-    answer: Annotated[list[str], typer.Option("--answer", help="A candidate answer; give two or more.")],
-    model: Annotated[str, typer.Option("--model", help="Model spec, e.g. local, openai:gpt-4o-mini.")] = "local",
-    persona: Annotated[Optional[str], typer.Option("--persona", help="Persona name or YAML file.")] = None,  # noqa: UP045
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")] = None,
+    question: Question,
+    answer: Answers,
+    model: Model = "local",
+    persona: Persona = None,
+    base_url: BaseUrl = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens")] = 512,
-    seed: Annotated[Optional[int], typer.Option("--seed")] = None,  # noqa: UP045
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per model call.")] = 300.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    seed: Seed = None,
+    timeout: Timeout = 300.0,
+    as_json: AsJson = False,
 ) -> None:
     """One judge picks between two or more answers."""
-    from agora.agents.judge import LABELS, Judge
-    from agora.backends import resolve_model
+    from agora.agents.judge import Judge
     from agora.types import Settings
 
-    if len(answer) < 2:
-        raise ConfigError("--answer: give at least two answers")
-    backend = resolve_model(model, base_url=base_url) if base_url else resolve_model(model)
+    _check_answers(answer)
     settings = Settings(temperature=temperature, max_tokens=max_tokens, seed=seed, timeout=timeout)
-    verdict = asyncio.run(_judge(Judge(backend, persona, settings=settings), question, answer))
+    the_judge = Judge(_backend(model, base_url), persona, settings=settings)
+    state = _run(_direct(the_judge), {"question": question, "answers": answer})
+    _print_result(state, as_json, transcript=False)
+
+
+@app.command()
+def debate(
+    question: Question,
+    answer: Answers,
+    model: Model = "local",
+    debater_model: RoleModel = None,
+    judge_model: RoleModel = None,
+    judge_persona: Persona = None,
+    rounds: Rounds = 2,
+    evidence: Evidence = None,
+    open_: Open = False,
+    simultaneous: Annotated[bool, typer.Option("--simultaneous", help="Debaters speak at once each round.")] = False,
+    base_url: BaseUrl = None,
+    seed: Seed = None,
+    timeout: Timeout = 300.0,
+    as_json: AsJson = False,
+) -> None:
+    """Debaters argue for the answers over rounds; a judge who never sees the evidence decides."""
+    from agora.agents.debater import Debater
+    from agora.agents.judge import Judge
+    from agora.protocols import debate as build
+    from agora.transcript import label
+    from agora.types import Settings
+
+    _check_answers(answer)
+    text = _read_evidence(evidence)
+    settings = Settings(seed=seed, timeout=timeout)
+    backend = _backend(debater_model or model, base_url)
+    debaters = [
+        Debater(
+            backend, name=f"debater_{label(i).lower()}", settings=Settings(max_tokens=400, seed=seed, timeout=timeout)
+        )
+        for i in range(len(answer))
+    ]
+    the_judge = Judge(_backend(judge_model or model, base_url), judge_persona, settings=settings)
+    graph = build(debaters, the_judge, rounds=rounds, simultaneous=simultaneous, open=open_)
+    state = _run(graph, {"question": question, "answers": answer, "evidence": text})
+    _print_result(state, as_json, transcript=True)
+
+
+@app.command()
+def consult(
+    question: Question,
+    answer: Answers,
+    model: Model = "local",
+    consultant_model: RoleModel = None,
+    judge_model: RoleModel = None,
+    judge_persona: Persona = None,
+    rounds: Rounds = 2,
+    evidence: Evidence = None,
+    open_: Open = False,
+    base_url: BaseUrl = None,
+    seed: Seed = None,
+    timeout: Timeout = 300.0,
+    as_json: AsJson = False,
+) -> None:
+    """One consultant argues a side drawn at random (seeded); the judge questions it, then decides."""
+    from agora.agents.consultant import Consultant
+    from agora.agents.judge import Judge
+    from agora.protocols import consultancy
+    from agora.types import Settings
+
+    _check_answers(answer)
+    text = _read_evidence(evidence)
+    settings = Settings(seed=seed, timeout=timeout)
+    consultant = Consultant(
+        _backend(consultant_model or model, base_url), settings=Settings(max_tokens=400, seed=seed, timeout=timeout)
+    )
+    the_judge = Judge(_backend(judge_model or model, base_url), judge_persona, settings=settings)
+    graph = consultancy(consultant, the_judge, rounds=rounds, seed=seed or 0, open=open_)
+    state = _run(graph, {"question": question, "answers": answer, "evidence": text})
+    _print_result(state, as_json, transcript=True)
+
+
+@app.command()
+def personas() -> None:
+    """List the personas found (bundled, ./personas and $AGORA_PERSONAS)."""
+    from agora.personas import available_personas, load_persona
+
+    table = Table("persona", "description", "file")
+    for name, path in sorted(available_personas().items()):
+        table.add_row(name, load_persona(name).description, str(path))
+    out.print(table)
+
+
+graph_app = typer.Typer(help="Declarative graphs: validate and draw graphs/*.yaml.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+
+@graph_app.command("validate")
+def graph_validate(files: Annotated[list[Path], typer.Argument(help="Graph YAML files.")]) -> None:
+    """Validate graph files; every file is checked, each error is one line naming the file and node."""
+    from agora.graphs import load_graph
+
+    failed = 0
+    for path in files:
+        try:
+            spec = load_graph(path)
+        except ConfigError as exc:
+            failed += 1
+            print(f"agora: error: {exc}", file=sys.stderr)
+            continue
+        out.print(f"ok {path}: {len(spec.nodes)} nodes, {len(spec.edges)} edges")
+    if failed:
+        raise typer.Exit(2)
+
+
+@graph_app.command("draw")
+def graph_draw(file: Annotated[Path, typer.Argument(help="A graph YAML file.")]) -> None:
+    """Print the Mermaid drawing of a graph file (no model is called or loaded)."""
+    from agora.backends.scripted import ScriptedBackend
+    from agora.graphs import load_graph
+
+    graph = load_graph(file).compile(resolve=lambda spec: ScriptedBackend([], model=spec))
+    print(graph.get_graph(xray=True).draw_mermaid())
+
+
+def _check_answers(answers: list[str]) -> None:
+    if len(answers) < 2:
+        raise ConfigError("--answer: give at least two answers")
+
+
+_opened: list[Backend] = []
+
+
+def _backend(spec: str, base_url: str | None) -> Backend:
+    """The backend for ``spec``; one per spec, closed when the command ends."""
+    from agora.backends import resolve_model
+
+    for backend in _opened:
+        if backend.spec == spec:
+            return backend
+    backend = resolve_model(spec, base_url=base_url) if base_url else resolve_model(spec)
+    _opened.append(backend)
+    return backend
+
+
+def _read_evidence(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--evidence: {path}: {exc.strerror}") from None
+
+
+def _direct(the_judge: Judge) -> Any:
+    from agora.protocols import direct_qa
+
+    return direct_qa(the_judge)
+
+
+def _run(graph: Any, state: dict[str, Any]) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        try:
+            return dict(await graph.ainvoke(state))
+        finally:
+            for backend in _opened:
+                await backend.aclose()
+
+    return asyncio.run(go())
+
+
+def _print_result(state: dict[str, Any], as_json: bool, *, transcript: bool) -> None:
+    from agora.transcript import label, render_turn
+
+    answers: list[str] = state["answers"]
+    verdict: Verdict = state["verdicts"][-1]
+    chosen = None if verdict.choice is None else answers[verdict.choice]
     if as_json:
-        payload = verdict.model_dump(mode="json")
-        payload["answer"] = answer[verdict.choice] if verdict.choice is not None else None
-        out.print_json(json.dumps(payload))
+        payload: dict[str, Any] = {**verdict.model_dump(mode="json"), "answer": chosen}
+        if transcript:
+            payload = {
+                "question": state["question"],
+                "answers": answers,
+                "sides": state.get("sides", {}),
+                "transcript": [t.model_dump(mode="json") for t in state.get("transcript", [])],
+                "verdict": payload,
+            }
+        print(json.dumps(payload, indent=2))
         return
-    chosen = "abstained" if verdict.choice is None else f"{LABELS[verdict.choice]}: {answer[verdict.choice]}"
-    out.print(f"[bold]choice[/bold]      {chosen}")
+    for turn in state.get("transcript", []) if transcript else []:
+        out.print(render_turn(turn), markup=False)
+        out.print()
+    shown = "abstained" if verdict.choice is None else f"{label(verdict.choice)}: {chosen}"
+    out.print(f"[bold]choice[/bold]      {shown}")
     out.print(f"[bold]confidence[/bold]  {verdict.confidence:g}")
-    out.print(f"[bold]reasoning[/bold]   {verdict.reasoning}")
+    out.print(f"[bold]reasoning[/bold]   {verdict.reasoning}", markup=False)
     out.print(
         f"[dim]{verdict.model} · {verdict.usage.prompt_tokens}+{verdict.usage.completion_tokens} tokens · "
         f"{verdict.attempts} attempt(s)[/dim]"
     )
-
-
-async def _judge(judge_: Judge, question: str, answers: list[str]) -> Verdict:
-    try:
-        return await judge_.judge(question, answers)
-    finally:
-        await judge_.model.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:
