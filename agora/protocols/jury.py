@@ -31,6 +31,7 @@ class Critique(BaseModel):
     accepted: bool
     confidence: float | None
     abstained: bool
+    reasons: list[str]
     dissent: list[str]
     decision: Decision
 
@@ -87,12 +88,15 @@ class Jury:
 
         async def conclude(state: CriticState) -> dict[str, Any]:
             decision: Decision = state["decision"]
+            latest = {v.judge: v for v in state.get("verdicts", [])}
+            reasons = [f"{v.judge}: {v.reasoning}" for v in latest.values() if v.choice == decision.outcome]
             outcome = {0: "accept", 1: "reject"}.get(decision.outcome, "inconclusive")  # type: ignore[arg-type]
             critique = Critique(
                 outcome=outcome,  # type: ignore[arg-type]
                 accepted=outcome == "accept",
                 confidence=decision.confidence,
                 abstained=outcome == "inconclusive",
+                reasons=reasons,
                 dissent=decision.dissent,
                 decision=decision,
             )
