@@ -69,5 +69,6 @@ async def test_refine_loop_on_the_embedded_model() -> None:
     assert 1 <= len(final["drafts"]) <= 2 and all(final["drafts"])
     assert critique.outcome in {"accept", "reject", "inconclusive"}
     assert critique.accepted == (critique.outcome == "accept")
-    assert (len(final["drafts"]) == 1) == critique.accepted  # it stops early exactly when the jury accepts
+    if len(final["drafts"]) == 1:  # the loop stops before max_rounds only when the jury accepts
+        assert critique.accepted
     assert sum(critique.decision.votes) + len(critique.decision.abstained) == 2
