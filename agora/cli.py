@@ -23,6 +23,7 @@ from agora.redaction import redact
 if TYPE_CHECKING:
     from agora.agents.judge import Judge
     from agora.backends import Backend
+    from agora.personas import Persona as PersonaModel
     from agora.types import Verdict
 
 app = typer.Typer(
@@ -104,8 +105,9 @@ def judge(
     from agora.types import Settings
 
     _check_answers(answer)
+    judge_as = _persona(persona)
     settings = Settings(temperature=temperature, max_tokens=max_tokens, seed=seed, timeout=timeout)
-    the_judge = Judge(_backend(model, base_url), persona, settings=settings)
+    the_judge = Judge(_backend(model, base_url), judge_as, settings=settings)
     state = _run(_direct(the_judge), {"question": question, "answers": answer})
     _print_result(state, as_json, transcript=False)
 
@@ -135,6 +137,7 @@ def debate(
     from agora.types import Settings
 
     _check_answers(answer)
+    judge_as = _persona(judge_persona)
     text = _read_evidence(evidence)
     settings = Settings(seed=seed, timeout=timeout)
     backend = _backend(debater_model or model, base_url)
@@ -144,7 +147,7 @@ def debate(
         )
         for i in range(len(answer))
     ]
-    the_judge = Judge(_backend(judge_model or model, base_url), judge_persona, settings=settings)
+    the_judge = Judge(_backend(judge_model or model, base_url), judge_as, settings=settings)
     graph = build(debaters, the_judge, rounds=rounds, simultaneous=simultaneous, open=open_)
     state = _run(graph, {"question": question, "answers": answer, "evidence": text})
     _print_result(state, as_json, transcript=True)
@@ -173,12 +176,13 @@ def consult(
     from agora.types import Settings
 
     _check_answers(answer)
+    judge_as = _persona(judge_persona)
     text = _read_evidence(evidence)
     settings = Settings(seed=seed, timeout=timeout)
     consultant = Consultant(
         _backend(consultant_model or model, base_url), settings=Settings(max_tokens=400, seed=seed, timeout=timeout)
     )
-    the_judge = Judge(_backend(judge_model or model, base_url), judge_persona, settings=settings)
+    the_judge = Judge(_backend(judge_model or model, base_url), judge_as, settings=settings)
     graph = consultancy(consultant, the_judge, rounds=rounds, seed=seed or 0, open=open_)
     state = _run(graph, {"question": question, "answers": answer, "evidence": text})
     _print_result(state, as_json, transcript=True)
@@ -220,11 +224,16 @@ def graph_validate(files: Annotated[list[Path], typer.Argument(help="Graph YAML 
 @graph_app.command("draw")
 def graph_draw(file: Annotated[Path, typer.Argument(help="A graph YAML file.")]) -> None:
     """Print the Mermaid drawing of a graph file (no model is called or loaded)."""
-    from agora.backends.scripted import ScriptedBackend
-    from agora.graphs import load_graph
+    from agora.graphs import load_graph, placeholder_backend
 
-    graph = load_graph(file).compile(resolve=lambda spec: ScriptedBackend([], model=spec))
+    graph = load_graph(file).compile(resolve=placeholder_backend)
     print(graph.get_graph(xray=True).draw_mermaid())
+
+
+def _persona(name: str | None) -> PersonaModel | None:
+    from agora.personas import load_persona
+
+    return load_persona(name) if name else None
 
 
 def _check_answers(answers: list[str]) -> None:

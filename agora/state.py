@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
+from langgraph.graph import StateGraph
+
 from agora.types import Turn, Verdict
 
 
@@ -24,6 +26,28 @@ class DebateState(TypedDict, total=False):
     transcript: Annotated[list[Turn], operator.add]
     verdicts: Annotated[list[Verdict], operator.add]
     decision: Any
+
+
+class Case(TypedDict, total=False):
+    """What a judging seat (a jury subgraph) reads from its parent graph."""
+
+    question: str
+    answers: list[str]
+    evidence: str | None
+    sides: dict[str, int]
+    transcript: list[Turn]
+
+
+class Ruling(TypedDict, total=False):
+    """What a judging seat hands back: only its own verdicts and decision, so nothing is appended twice."""
+
+    verdicts: list[Verdict]
+    decision: Any
+
+
+def seat_builder() -> StateGraph:
+    """A builder for a judging-seat subgraph: reads a ``Case``, returns a ``Ruling``."""
+    return StateGraph(DebateState, input_schema=Case, output_schema=Ruling)
 
 
 @dataclass(frozen=True)

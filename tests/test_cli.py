@@ -209,3 +209,30 @@ def test_full_debate_on_the_embedded_model(tmp_path: Path) -> None:
     assert [t["speaker"] for t in payload["transcript"]] == ["debater_a", "debater_b"]
     assert all(t["text"] for t in payload["transcript"])
     assert payload["verdict"]["choice"] in (0, 1) and payload["verdict"]["model"] == "local:smollm2-135m"
+
+
+GRAPHS = Path(__file__).resolve().parents[1] / "graphs"
+
+
+def test_graph_validate_checks_every_file_and_reports_each_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((GRAPHS / "debate.yaml").read_text().replace("role: judge", "role: jduge"))
+    result = agora("graph", "validate", str(GRAPHS / "debate.yaml"), str(bad), str(GRAPHS / "consultancy.yaml"))
+    assert result.returncode == 2
+    assert f"ok {GRAPHS / 'debate.yaml'}" in result.stdout and f"ok {GRAPHS / 'consultancy.yaml'}" in result.stdout
+    assert f"{bad}: node 'judge': unknown role 'jduge' (did you mean 'judge'?)" in one_line_error(result)
+
+
+def test_graph_draw_prints_mermaid_without_any_model(tmp_path: Path) -> None:
+    result = agora("graph", "draw", str(GRAPHS / "debate.yaml"), env={"OPENAI_API_KEY": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.lstrip().startswith("---") and "graph TD;" in result.stdout
+    for edge in ("sides --> debater_a;", "debater_a --> debater_b;", "debater_b -.-> judge;", "judge --> __end__;"):
+        assert edge in result.stdout
+
+
+def test_personas_lists_the_bundled_set() -> None:
+    result = agora("personas")
+    assert result.returncode == 0
+    for name in ("mainstream", "skeptical", "expert", "layperson", "contrarian"):
+        assert f"│ {name}" in result.stdout

@@ -8,6 +8,7 @@ import pytest
 
 from agora.agents.judge import Judge, verdict_schema
 from agora.backends import resolve_model
+from agora.state import View
 from agora.structured import ask_structured
 from agora.types import Settings, user
 from agora.weights import CATALOGUE, model_path
@@ -23,7 +24,7 @@ SPEC = "local:smollm2-135m"
 async def test_structured_verdict_validates_through_the_grammar() -> None:
     model = resolve_model(SPEC)
     judge = Judge(model)
-    messages = judge.messages("What is 2 + 2?", ["4", "5"])
+    messages = judge.messages(View(question="What is 2 + 2?", answers=("4", "5")))
     result = await ask_structured(model, messages, verdict_schema(2), Settings(max_tokens=512, seed=3))
     assert result.value.answer in {"A", "B"}  # type: ignore[attr-defined]
     assert 0 <= result.value.confidence <= 100  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ class HumanJudge:
             {
                 "question": seen.question,
                 "answers": list(seen.answers),
+                "evidence": seen.evidence,
                 "transcript": render_transcript(seen.transcript),
             }
         )

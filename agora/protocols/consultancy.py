@@ -12,9 +12,9 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agora.agents.consultant import Consultant
 from agora.errors import ConfigError
-from agora.protocols.nodes import question_node, rounds_done, seeded_side, sides_node, speaker_node
+from agora.protocols.nodes import add_loop, open_sides, question_node, seeded_sides, sides_node, speaker_node
 from agora.protocols.stage import JudgeSeat, add_judge
-from agora.state import DebateState, view
+from agora.state import DebateState
 
 
 def consultancy(
@@ -43,10 +43,7 @@ def consultancy(
     if judge_questions and not hasattr(judge, "ask"):
         raise ConfigError(f"consultancy: judge {type(judge).__name__} cannot ask questions; set judge_questions=False")
 
-    async def assign(state: DebateState) -> dict[str, int]:
-        if open:
-            return {agent.name: await agent.choose(view(state, evidence=True))}
-        return {agent.name: seeded_side(state["question"], len(state["answers"]), seed)}
+    assign = open_sides([agent]) if open else seeded_sides([agent.name], seed)
 
     builder = StateGraph(DebateState)
     builder.add_node("sides", sides_node(assign))
@@ -58,10 +55,6 @@ def consultancy(
     if judge_questions:
         builder.add_node("judge_question", question_node(judge, agent.name))
         builder.add_edge("judge_question", agent.name)
-
-    def next_step(state: DebateState) -> str:
-        return again if rounds_done(state, [agent.name]) < rounds else "judge"
-
-    builder.add_conditional_edges(agent.name, next_step, [again, "judge"])
+    add_loop(builder, agent.name, [agent.name], rounds, again, "judge")
     builder.add_edge("judge", END)
     return builder.compile(checkpointer=checkpointer, name="open_consultancy" if open else "consultancy")

@@ -14,9 +14,9 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agora.agents.debater import Debater
 from agora.errors import ConfigError
-from agora.protocols.nodes import rounds_done, sides_node, speaker_node
+from agora.protocols.nodes import add_loop, fixed_sides, join, open_sides, sides_node, speaker_node
 from agora.protocols.stage import JudgeSeat, add_judge
-from agora.state import DebateState, view
+from agora.state import DebateState
 from agora.transcript import LABELS
 
 
@@ -52,15 +52,7 @@ def debate(
     if rounds < 1:
         raise ConfigError(f"debate: rounds must be at least 1, got {rounds}")
 
-    async def assign(state: DebateState) -> dict[str, int]:
-        n = len(state["answers"])
-        if n != len(agents):
-            raise ConfigError(f"debate: {len(agents)} debaters need {len(agents)} answers, got {n}")
-        if not open:
-            return {name: i for i, name in enumerate(names)}
-        first = await agents[0].choose(view(state, evidence=True))
-        rest = [i for i in range(n) if i != first]
-        return {names[0]: first, **dict(zip(names[1:], rest, strict=True))}
+    assign = open_sides(agents) if open else fixed_sides(names)
 
     builder = StateGraph(DebateState)
     builder.add_node("sides", sides_node(assign))
@@ -68,26 +60,17 @@ def debate(
         builder.add_node(agent.name, speaker_node(agent, simultaneous=simultaneous))
     add_judge(builder, judge, sees_evidence=False)
     builder.add_edge(START, "sides")
-
-    def more_rounds(state: DebateState) -> bool:
-        return rounds_done(state, names) < rounds
-
     if simultaneous:
-        builder.add_node("round_end", _join)
+        builder.add_node("round_end", join)
         for name in names:
             builder.add_edge("sides", name)
         builder.add_edge(names, "round_end")
-        builder.add_conditional_edges("round_end", lambda s: names if more_rounds(s) else ["judge"], [*names, "judge"])
+        add_loop(builder, "round_end", names, rounds, names, "judge")
     else:
         builder.add_edge("sides", names[0])
         for a, b in pairwise(names):
             builder.add_edge(a, b)
-        builder.add_conditional_edges(names[-1], lambda s: names[0] if more_rounds(s) else "judge", [names[0], "judge"])
+        add_loop(builder, names[-1], names, rounds, names[0], "judge")
     builder.add_edge("judge", END)
     kind = ("open_" if open else "") + ("simultaneous_debate" if simultaneous else "debate")
     return builder.compile(checkpointer=checkpointer, name=kind)
-
-
-async def _join(state: DebateState) -> dict[str, Any]:
-    """Waits for every debater of a simultaneous round."""
-    return {}

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from agora.agents.juror import Juror
 from agora.aggregation.voting import get_rule
 from agora.errors import ConfigError
-from agora.protocols.nodes import judge_node
-from agora.state import DebateState
+from agora.protocols.nodes import aggregate_node, judge_node
+from agora.state import DebateState, seat_builder
 from agora.types import Decision
 
 ACCEPT = "Accept: the output correctly and fully completes the task."
@@ -58,24 +58,22 @@ class Jury:
         self.vote = get_rule(rule)
         self.sees_evidence = sees_evidence
 
-    def graph(self, checkpointer: Any = None) -> CompiledStateGraph:
-        """START → every juror in parallel → aggregate → END, over ``DebateState``."""
-        builder = StateGraph(DebateState)
-        self._add(builder, START, END)
+    def graph(self, checkpointer: Any = None, *, sees_evidence: bool | None = None) -> CompiledStateGraph:
+        """START → every juror in parallel → aggregate → END: a ``Case`` in, a ``Ruling`` out.
+
+        ``sees_evidence`` overrides the jury's own setting: a protocol decides what its judging seat reads.
+        """
+        builder = seat_builder()
+        self._add(builder, START, END, self.sees_evidence if sees_evidence is None else sees_evidence)
         return builder.compile(checkpointer=checkpointer, name="jury")
 
-    def _add(self, builder: StateGraph, entry: str, exit_: str) -> None:
-        names = {j.name for j in self.jurors}
+    def _add(self, builder: StateGraph, entry: str, exit_: str, sees_evidence: bool) -> None:
+        names = [j.name for j in self.jurors]
         for juror in self.jurors:
-            builder.add_node(juror.name, judge_node(juror, sees_evidence=self.sees_evidence))
+            builder.add_node(juror.name, judge_node(juror, sees_evidence=sees_evidence))
             builder.add_edge(entry, juror.name)
-
-        async def aggregate(state: DebateState) -> dict[str, Any]:
-            latest = {v.judge: v for v in state.get("verdicts", []) if v.judge in names}  # this sitting's votes
-            return {"decision": self.vote(list(latest.values()), len(state["answers"]))}
-
-        builder.add_node("aggregate", aggregate)
-        builder.add_edge([j.name for j in self.jurors], "aggregate")
+        builder.add_node("aggregate", aggregate_node(self.vote, names))
+        builder.add_edge(names, "aggregate")
         builder.add_edge("aggregate", exit_)
 
     def critic(self, checkpointer: Any = None) -> CompiledStateGraph:
@@ -104,7 +102,7 @@ class Jury:
 
         builder.add_node("frame", frame)
         builder.add_edge(START, "frame")
-        self._add(builder, "frame", "conclude")
+        self._add(builder, "frame", "conclude", self.sees_evidence)
         builder.add_node("conclude", conclude)
         builder.add_edge("conclude", END)
         return builder.compile(checkpointer=checkpointer, name="jury_critic")

@@ -1,4 +1,6 @@
-"""Node factories shared by the protocols: speakers, judges, the judge's questions, side assignment."""
+"""Node factories shared by the protocols and the YAML graphs: speakers, judges, the judge's questions, side
+assignment, the round loop, the join of a simultaneous round and a jury's aggregation.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +8,19 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from langgraph.graph import StateGraph
+
 from agora.agents.debater import Debater
+from agora.aggregation.voting import Rule
+from agora.errors import ConfigError
 from agora.quotes import extract_quotes
 from agora.state import DebateState, View, view
 from agora.types import Turn, Verdict
 
 # An async function DebateState -> state update. Typed Any: LangGraph's add_node overloads reject a precise Callable.
 Node = Any
+# Decides which answer each speaker argues.
+Assign = Callable[[DebateState], Awaitable[dict[str, int]]]
 
 
 class Decider(Protocol):
@@ -68,12 +76,7 @@ def question_node(judge: Any, consultant: str) -> Node:
     return ask
 
 
-def seeded_side(question: str, n_answers: int, seed: int) -> int:
-    """A side drawn at random, reproducibly per question and seed."""
-    return random.Random(f"{seed}\x1f{question}").randrange(n_answers)
-
-
-def sides_node(assign: Callable[[DebateState], Awaitable[dict[str, int]]]) -> Node:
+def sides_node(assign: Assign) -> Node:
     """Assigns each speaker the answer it argues."""
 
     async def setup(state: DebateState) -> dict[str, Any]:
@@ -82,7 +85,79 @@ def sides_node(assign: Callable[[DebateState], Awaitable[dict[str, int]]]) -> No
     return setup
 
 
+def fixed_sides(speakers: Sequence[str]) -> Assign:
+    """Speaker ``i`` argues answer ``i``."""
+
+    async def assign(state: DebateState) -> dict[str, int]:
+        _answer_count(state, speakers)
+        return {name: i for i, name in enumerate(speakers)}
+
+    return assign
+
+
+def seeded_sides(speakers: Sequence[str], seed: int) -> Assign:
+    """Distinct answers drawn at random, reproducibly per question and seed."""
+
+    async def assign(state: DebateState) -> dict[str, int]:
+        n = _answer_count(state, speakers)
+        drawn = random.Random(f"{seed}\x1f{state['question']}").sample(range(n), len(speakers))
+        return dict(zip(speakers, drawn, strict=True))
+
+    return assign
+
+
+def open_sides(speakers: Sequence[Debater]) -> Assign:
+    """The first speaker chooses its answer, seeing the evidence; the others take the remaining answers in order."""
+
+    async def assign(state: DebateState) -> dict[str, int]:
+        names = [s.name for s in speakers]
+        n = _answer_count(state, names)
+        first = await speakers[0].choose(view(state, evidence=True))
+        rest = [i for i in range(n) if i != first]
+        return {names[0]: first, **dict(zip(names[1:], rest, strict=False))}
+
+    return assign
+
+
+def _answer_count(state: DebateState, speakers: Sequence[str]) -> int:
+    """The number of answers; two or more speakers need exactly one answer each."""
+    n = len(state["answers"])
+    if len(speakers) > 1 and n != len(speakers):
+        raise ConfigError(f"debate: {len(speakers)} debaters need {len(speakers)} answers, got {n}")
+    return n
+
+
 def rounds_done(state: DebateState, speakers: Sequence[str]) -> int:
     """Rounds every one of ``speakers`` has finished."""
     turns = state.get("transcript", [])
     return min(sum(1 for t in turns if t.speaker == s) for s in speakers)
+
+
+def add_loop(
+    builder: StateGraph, source: str, speakers: Sequence[str], rounds: int, back: str | Sequence[str], exit_: str
+) -> None:
+    """A conditional edge from ``source``: to ``back`` (one node, or several in parallel) until every one of
+    ``speakers`` has taken ``rounds`` turns, then to ``exit_``.
+    """
+    targets = [back] if isinstance(back, str) else list(back)
+
+    def route(state: DebateState) -> list[str]:
+        return targets if rounds_done(state, speakers) < rounds else [exit_]
+
+    builder.add_conditional_edges(source, route, [*targets, exit_])
+
+
+async def join(state: DebateState) -> dict[str, Any]:
+    """Waits for every branch of a parallel step, such as the debaters of a simultaneous round."""
+    return {}
+
+
+def aggregate_node(vote: Rule, jurors: Sequence[str]) -> Node:
+    """A jury's decision by ``vote`` over the latest verdict of each of ``jurors`` (this sitting's votes)."""
+    names = set(jurors)
+
+    async def aggregate(state: DebateState) -> dict[str, Any]:
+        latest = {v.judge: v for v in state.get("verdicts", []) if v.judge in names}
+        return {"decision": vote(list(latest.values()), len(state["answers"]))}
+
+    return aggregate

@@ -14,5 +14,8 @@ JudgeSeat = Decider | Jury
 
 def add_judge(builder: StateGraph, judge: JudgeSeat, *, sees_evidence: bool) -> None:
     """Add node ``judge``: a single judge's verdict, or a whole jury's verdicts and decision."""
-    node: Any = judge.graph() if isinstance(judge, Jury) else judge_node(judge, sees_evidence=sees_evidence)
+    if isinstance(judge, Jury):
+        node: Any = judge.graph(sees_evidence=sees_evidence)
+    else:
+        node = judge_node(judge, sees_evidence=sees_evidence)
     builder.add_node("judge", node)
