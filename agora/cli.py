@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from agora.agents.judge import Judge
     from agora.backends import Backend
     from agora.personas import Persona as PersonaModel
-    from agora.types import Verdict
+    from agora.types import Settings, Verdict
 
 app = typer.Typer(
     name="agora",
@@ -131,26 +132,26 @@ def debate(
 ) -> None:
     """Debaters argue for the answers over rounds; a judge who never sees the evidence decides."""
     from agora.agents.debater import Debater
-    from agora.agents.judge import Judge
     from agora.protocols import debate as build
     from agora.transcript import label
-    from agora.types import Settings
 
-    _check_answers(answer)
-    judge_as = _persona(judge_persona)
-    text = _read_evidence(evidence)
-    settings = Settings(seed=seed, timeout=timeout)
-    backend = _backend(debater_model or model, base_url)
-    debaters = [
-        Debater(
-            backend, name=f"debater_{label(i).lower()}", settings=Settings(max_tokens=400, seed=seed, timeout=timeout)
-        )
-        for i in range(len(answer))
-    ]
-    the_judge = Judge(_backend(judge_model or model, base_url), judge_as, settings=settings)
-    graph = build(debaters, the_judge, rounds=rounds, simultaneous=simultaneous, open=open_)
-    state = _run(graph, {"question": question, "answers": answer, "evidence": text})
-    _print_result(state, as_json, transcript=True)
+    def graph(speaker: Backend, turn: Settings, the_judge: Judge) -> Any:
+        debaters = [Debater(speaker, name=f"debater_{label(i).lower()}", settings=turn) for i in range(len(answer))]
+        return build(debaters, the_judge, rounds=rounds, simultaneous=simultaneous, open=open_)
+
+    _argue(
+        graph,
+        question,
+        answer,
+        evidence,
+        debater_model or model,
+        judge_model or model,
+        judge_persona,
+        base_url,
+        seed,
+        timeout,
+        as_json,
+    )
 
 
 @app.command()
@@ -171,21 +172,24 @@ def consult(
 ) -> None:
     """One consultant argues a side drawn at random (seeded); the judge questions it, then decides."""
     from agora.agents.consultant import Consultant
-    from agora.agents.judge import Judge
     from agora.protocols import consultancy
-    from agora.types import Settings
 
-    _check_answers(answer)
-    judge_as = _persona(judge_persona)
-    text = _read_evidence(evidence)
-    settings = Settings(seed=seed, timeout=timeout)
-    consultant = Consultant(
-        _backend(consultant_model or model, base_url), settings=Settings(max_tokens=400, seed=seed, timeout=timeout)
+    def graph(speaker: Backend, turn: Settings, the_judge: Judge) -> Any:
+        return consultancy(Consultant(speaker, settings=turn), the_judge, rounds=rounds, seed=seed or 0, open=open_)
+
+    _argue(
+        graph,
+        question,
+        answer,
+        evidence,
+        consultant_model or model,
+        judge_model or model,
+        judge_persona,
+        base_url,
+        seed,
+        timeout,
+        as_json,
     )
-    the_judge = Judge(_backend(judge_model or model, base_url), judge_as, settings=settings)
-    graph = consultancy(consultant, the_judge, rounds=rounds, seed=seed or 0, open=open_)
-    state = _run(graph, {"question": question, "answers": answer, "evidence": text})
-    _print_result(state, as_json, transcript=True)
 
 
 @app.command()
@@ -228,6 +232,33 @@ def graph_draw(file: Annotated[Path, typer.Argument(help="A graph YAML file.")])
 
     graph = load_graph(file).compile(resolve=placeholder_backend)
     print(graph.get_graph(xray=True).draw_mermaid())
+
+
+def _argue(
+    graph: Callable[[Backend, Settings, Judge], Any],
+    question: str,
+    answers: list[str],
+    evidence: Path | None,
+    speaker_model: str,
+    judge_model: str,
+    judge_persona: str | None,
+    base_url: str | None,
+    seed: int | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Run a protocol with arguing agents: inputs checked first, then models built, run, printed."""
+    from agora.agents.judge import Judge
+    from agora.types import Settings
+
+    _check_answers(answers)
+    judge_as = _persona(judge_persona)
+    text = _read_evidence(evidence)
+    speaker = _backend(speaker_model, base_url)
+    the_judge = Judge(_backend(judge_model, base_url), judge_as, settings=Settings(seed=seed, timeout=timeout))
+    built = graph(speaker, Settings(max_tokens=400, seed=seed, timeout=timeout), the_judge)
+    state = _run(built, {"question": question, "answers": answers, "evidence": text})
+    _print_result(state, as_json, transcript=True)
 
 
 def _persona(name: str | None) -> PersonaModel | None:
