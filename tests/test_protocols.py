@@ -16,11 +16,8 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any, TypedDict
 
-import aiosqlite
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
@@ -30,6 +27,7 @@ from agora.agents.human import HumanJudge
 from agora.agents.judge import Judge
 from agora.agents.juror import Juror
 from agora.backends.scripted import ScriptedBackend
+from agora.checkpoint import serializer, sqlite_checkpointer
 from agora.errors import ConfigError
 from agora.protocols import Jury, consultancy, debate, direct_qa
 from agora.protocols.jury import Critique
@@ -46,9 +44,6 @@ QUESTION = "When was the Kessel bridge closed?"
 ANSWERS = ["In March 1921", "In June 1925"]
 ANSWERS3 = [*ANSWERS, "It was never closed"]
 NAMES = ["debater_a", "debater_b", "debater_c"]
-SERDE = JsonPlusSerializer(
-    allowed_msgpack_modules=[("agora.types", name) for name in ("Turn", "Quote", "Verdict", "Usage", "Decision")]
-)
 
 
 def verdict(answer: str, reasoning: str = "The transcript supports it.", confidence: int = 70) -> str:
@@ -487,8 +482,7 @@ async def test_interrupted_debate_resumes_from_sqlite_without_repeating_turns(
     agents = [Debater(a, name="debater_a"), Debater(b, name="debater_b")]
     config = {"configurable": {"thread_id": "debate-1"}}
     caplog.set_level(logging.WARNING, logger="langgraph")
-    async with aiosqlite.connect(str(tmp_path / "cp.sqlite")) as conn:
-        saver = AsyncSqliteSaver(conn, serde=SERDE)
+    async with sqlite_checkpointer(tmp_path / "cp.sqlite") as saver:
         graph = debate(agents, Judge(judge), rounds=rounds, checkpointer=saver)
         with pytest.raises(RuntimeError, match="went away"):
             await graph.ainvoke(inputs(), config)
@@ -517,15 +511,11 @@ async def test_resumed_state_reloads_agora_types_from_a_fresh_connection(tmp_pat
     config = {"configurable": {"thread_id": "t"}}
     agents, _ = debaters()
     quoting = Debater(ScriptedBackend(lambda m: f"<quote>{TRUE_QUOTE}</quote>"), name="debater_a")
-    async with aiosqlite.connect(path) as conn:
-        graph = debate(
-            [quoting, agents[1]], Judge(judge_model()), rounds=1, checkpointer=AsyncSqliteSaver(conn, serde=SERDE)
-        )
+    async with sqlite_checkpointer(path) as saver:
+        graph = debate([quoting, agents[1]], Judge(judge_model()), rounds=1, checkpointer=saver)
         await graph.ainvoke(inputs(), config)
-    async with aiosqlite.connect(path) as conn:
-        graph = debate(
-            [quoting, agents[1]], Judge(judge_model()), rounds=1, checkpointer=AsyncSqliteSaver(conn, serde=SERDE)
-        )
+    async with sqlite_checkpointer(path) as saver:
+        graph = debate([quoting, agents[1]], Judge(judge_model()), rounds=1, checkpointer=saver)
         values = (await graph.aget_state(config)).values
     turn = values["transcript"][0]
     assert isinstance(turn, Turn) and turn.quotes[0].verified
@@ -536,7 +526,7 @@ async def test_resumed_state_reloads_agora_types_from_a_fresh_connection(tmp_pat
 
 
 async def test_human_judge_pauses_and_resumes_with_a_verdict() -> None:
-    graph = direct_qa(HumanJudge(), checkpointer=InMemorySaver())
+    graph = direct_qa(HumanJudge(), checkpointer=InMemorySaver(serde=serializer()))
     config = {"configurable": {"thread_id": "human-1"}}
     paused = await graph.ainvoke(inputs(), config)
     (interrupt,) = paused["__interrupt__"]
@@ -550,7 +540,7 @@ async def test_human_judge_pauses_and_resumes_with_a_verdict() -> None:
 
 
 async def test_oracle_human_judge_is_shown_the_evidence() -> None:
-    graph = direct_qa(HumanJudge(), oracle=True, checkpointer=InMemorySaver())
+    graph = direct_qa(HumanJudge(), oracle=True, checkpointer=InMemorySaver(serde=serializer()))
     paused = await graph.ainvoke(inputs(), {"configurable": {"thread_id": "human-oracle"}})
     assert paused["__interrupt__"][0].value["evidence"] == EVIDENCE
 
@@ -559,7 +549,7 @@ async def test_oracle_human_judge_is_shown_the_evidence() -> None:
     "reply", [{"choice": 2, "confidence": 80}, {"choice": -1, "confidence": 80}, {"choice": 0, "confidence": 101}]
 )
 async def test_human_verdict_out_of_range_is_a_config_error(reply: dict[str, Any]) -> None:
-    graph = direct_qa(HumanJudge(), checkpointer=InMemorySaver())
+    graph = direct_qa(HumanJudge(), checkpointer=InMemorySaver(serde=serializer()))
     config = {"configurable": {"thread_id": "human-2"}}
     await graph.ainvoke(inputs(), config)
     with pytest.raises(ConfigError, match="human verdict"):
@@ -568,7 +558,7 @@ async def test_human_verdict_out_of_range_is_a_config_error(reply: dict[str, Any
 
 async def test_human_judge_in_a_debate_is_asked_only_after_every_turn() -> None:
     agents, backends = debaters()
-    graph = debate(agents, HumanJudge(), rounds=2, checkpointer=InMemorySaver())
+    graph = debate(agents, HumanJudge(), rounds=2, checkpointer=InMemorySaver(serde=serializer()))
     config = {"configurable": {"thread_id": "human-debate"}}
     paused = await graph.ainvoke(inputs(), config)
     assert [len(b.calls) for b in backends] == [2, 2]
