@@ -32,7 +32,7 @@ QUESTION_PROMPT = (
     "You are the judge. Before deciding, you may ask the consultant one short question that would help you tell "
     "whether their answer is correct. Reply with the question only."
 )
-USER_PROMPT = "Question:\n{question}\n\n{answers}{transcript}"
+USER_PROMPT = "Question:\n{question}\n\n{answers}{evidence}{transcript}"
 
 
 @lru_cache(maxsize=64)
@@ -86,7 +86,8 @@ class Judge:
         body = self.user_prompt.format(
             question=seen.question,
             answers=render_answers(seen.answers),
-            transcript=(evidence + (f"\n\nTranscript:\n{transcript}" if transcript else "")),
+            evidence=evidence,
+            transcript=f"\n\nTranscript:\n{transcript}" if transcript else "",
         )
         return [system(persona + self.system_prompt + abstain), user(body)]
 
