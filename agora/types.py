@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
 
@@ -116,17 +116,39 @@ class Turn(BaseModel):
 
 
 class Verdict(BaseModel):
-    """A judge's decision between candidate answers, as the judge stated it."""
+    """A judge's decision between candidate answers, as the judge stated it.
 
-    choice: int | None = Field(description="0-based index of the chosen answer; None when abstaining")
+    ``probability`` is the model's own probability of the chosen answer, read from the token logprobs of the
+    answer where a backend returns them; it is None otherwise, and no backend fills it yet. It is kept apart from
+    ``confidence``, which is what the judge says. ``ranking`` is for judges that rank every answer (Borda count);
+    when both are given, the first answer ranked is the choice.
+    """
+
+    choice: int | None = Field(ge=0, description="0-based index of the chosen answer; None when abstaining")
     confidence: float = Field(ge=0, le=100, description="the judge's verbal confidence, 0-100")
     reasoning: str
     abstained: bool = False
+    probability: float | None = Field(
+        default=None, ge=0, le=1, description="probability of the chosen answer from token logprobs, if known"
+    )
+    ranking: list[int] | None = Field(
+        default=None, description="0-based answers best first; answers left out tie below those listed"
+    )
     judge: str = "judge"
     persona: str | None = None
     model: str
     usage: Usage = Usage()
     attempts: int = 1
+
+    @model_validator(mode="after")
+    def _ranking_fits_choice(self) -> Verdict:
+        """A ranking lists distinct answers and starts with the choice."""
+        if self.ranking is not None:
+            if len(set(self.ranking)) != len(self.ranking) or min(self.ranking, default=0) < 0:
+                raise ValueError(f"ranking must list distinct 0-based answers, got {self.ranking}")
+            if self.choice is not None and self.ranking[:1] != [self.choice]:
+                raise ValueError(f"ranking {self.ranking} must start with the choice {self.choice}")
+        return self
 
 
 class Decision(BaseModel):
@@ -134,8 +156,11 @@ class Decision(BaseModel):
 
     outcome: int | Literal["inconclusive"] = Field(description="0-based index of the winning answer, or inconclusive")
     rule: str
-    votes: list[float] = Field(description="vote total per answer")
+    votes: list[float] = Field(description="each answer's total: votes, weights, points or probabilities")
     confidence: float | None = Field(default=None, description="mean stated confidence of the winning voters")
+    probability: float | None = Field(
+        default=None, ge=0, le=1, description="probability of the outcome, from rules that give one"
+    )
     abstained: list[str] = Field(default_factory=list, description="jurors who abstained")
     dissent: list[str] = Field(default_factory=list, description="reasoning of jurors who voted against the outcome")
     flags: list[str] = Field(default_factory=list)

@@ -1,40 +1,101 @@
-"""Voting rules in a registry: ``@aggregator("name")`` makes a user's rule as usable as a built-in one."""
+"""Voting rules in a registry: ``@aggregator("name")`` makes a user's rule as usable as a built-in one.
+
+A rule is called as ``rule(verdicts, n_answers) -> Decision``. A rule that needs more, such as juror weights or a
+fitted model, takes it as a keyword-only parameter, and ``get_rule(name, **params)`` binds it, so every rule
+reaches a jury with the same two-argument signature. A tie, or no vote at all, is inconclusive, never a pick.
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+import functools
+import inspect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
+import numpy as np
+
+from agora.aggregation.reliability import Reliability
 from agora.errors import ConfigError
 from agora.types import Decision, Verdict
 
 Rule = Callable[[Sequence[Verdict], int], Decision]
+Registered = TypeVar("Registered", bound=Callable[..., Decision])
 
-_rules: dict[str, Rule] = {}
+# Clip on a stated confidence read as a probability: no juror alone can make an answer certain or impossible.
+LOG_ODDS_CLIP = (0.01, 0.99)
+
+_rules: dict[str, Callable[..., Decision]] = {}
 
 
-def aggregator(name: str) -> Callable[[Rule], Rule]:
-    """Register ``rule(verdicts, n_answers) -> Decision`` under ``name``."""
+def aggregator(name: str) -> Callable[[Registered], Registered]:
+    """Register ``rule(verdicts, n_answers, **params) -> Decision`` under ``name``; params are keyword-only."""
 
-    def register(rule: Rule) -> Rule:
+    def register(rule: Registered) -> Registered:
         _rules[name] = rule
         return rule
 
     return register
 
 
-def get_rule(name: str) -> Rule:
-    """The rule registered under ``name``."""
+def get_rule(name: str, **params: Any) -> Rule:
+    """The rule registered under ``name``, with ``params`` bound: ``get_rule("weighted", weights={"a": 2.0})``.
+
+    Raises:
+        ConfigError: an unknown name, or params the rule does not take or lacks.
+    """
     if name not in _rules:
         close = difflib.get_close_matches(name, list(_rules), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(_rules))})"
         raise ConfigError(f"unknown rule {name!r}{hint}")
-    return _rules[name]
+    rule = _rules[name]
+    try:
+        inspect.signature(rule).bind((), 0, **params)
+    except TypeError as exc:
+        raise ConfigError(f"rule {name!r}: {exc}") from None
+    return functools.partial(rule, **params) if params else rule
 
 
 def rules() -> list[str]:
     """The names of every registered rule."""
     return sorted(_rules)
+
+
+def leader(votes: Sequence[float], quota: float = 0.0) -> int | None:
+    """The answer with the unique highest total if it holds more than ``quota`` of all votes; None otherwise.
+
+    Totals equal up to float rounding tie.
+    """
+    top = max(votes, default=0.0)
+    leaders = [i for i, total in enumerate(votes) if math.isclose(total, top, rel_tol=1e-9, abs_tol=1e-12)]
+    return leaders[0] if len(leaders) == 1 and top > quota * sum(votes) else None
+
+
+def settle(
+    verdicts: Sequence[Verdict],
+    rule: str,
+    votes: Sequence[float],
+    outcome: int | None,
+    probability: float | None = None,
+    flags: Sequence[str] = (),
+) -> Decision:
+    """The decision for ``outcome`` (None: inconclusive), with who abstained, the dissent and the winners'
+    confidence; without a single vote cast it is inconclusive whatever ``outcome`` says.
+    """
+    voters = [v for v in verdicts if _votes(v)]
+    won = outcome if voters else None
+    backing = [v for v in voters if v.choice == won]
+    return Decision(
+        outcome="inconclusive" if won is None else won,
+        rule=rule,
+        votes=list(votes),
+        confidence=sum(v.confidence for v in backing) / len(backing) if backing else None,
+        probability=None if won is None else probability,
+        abstained=[v.judge for v in verdicts if not _votes(v)],
+        dissent=[f"{v.judge}: {v.reasoning}" for v in voters if v.choice != won],
+        flags=list(flags),
+    )
 
 
 def tally(
@@ -44,30 +105,134 @@ def tally(
     weights: Sequence[float] | None = None,
     quota: float = 0.0,
 ) -> Decision:
-    """A decision from vote totals: the unique top answer wins if it holds more than ``quota`` of the votes.
-
-    A tie, no vote at all, or a winner below the quota is inconclusive, never a silent pick.
+    """A decision from vote totals (``weights[i]`` per vote of ``verdicts[i]``, else 1): the unique top answer
+    wins if it holds more than ``quota`` of the votes.
     """
     votes = [0.0] * n_answers
-    for i, v in enumerate(verdicts):
-        if v.choice is not None and not v.abstained:
-            votes[v.choice] += weights[i] if weights else 1.0
-    top = max(votes, default=0.0)
-    winners = [i for i, total in enumerate(votes) if total == top]
-    decided = top > 0 and len(winners) == 1 and top > quota * sum(votes)
-    outcome: int | str = winners[0] if decided else "inconclusive"
-    backing = [v for v in verdicts if v.choice == outcome]
-    return Decision(
-        outcome=outcome,  # type: ignore[arg-type]
-        rule=rule,
-        votes=votes,
-        confidence=sum(v.confidence for v in backing) / len(backing) if backing else None,
-        abstained=[v.judge for v in verdicts if v.abstained or v.choice is None],
-        dissent=[f"{v.judge}: {v.reasoning}" for v in verdicts if v.choice is not None and v.choice != outcome],
-    )
+    for choice, weight in zip(_choices(verdicts, n_answers), weights or [1.0] * len(verdicts), strict=True):
+        if choice is not None:
+            votes[choice] += weight
+    return settle(verdicts, rule, votes, leader(votes, quota))
 
 
 @aggregator("majority")
 def majority(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
     """One vote per juror; an answer needs more than half of the votes cast, else inconclusive."""
     return tally(verdicts, n_answers, "majority", quota=0.5)
+
+
+@aggregator("plurality")
+def plurality(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
+    """One vote per juror; the answer with the most votes wins, whatever its share."""
+    return tally(verdicts, n_answers, "plurality")
+
+
+@aggregator("weighted")
+def weighted(verdicts: Sequence[Verdict], n_answers: int, *, weights: Mapping[str, float]) -> Decision:
+    """Plurality where each vote counts its juror's weight: ``get_rule("weighted", weights={juror: weight})``.
+
+    Raises:
+        ConfigError: a voting juror without a weight, or a negative weight.
+    """
+    missing = sorted({v.judge for v in verdicts if _votes(v)} - set(weights))
+    if missing:
+        raise ConfigError(f"weighted: no weight for {', '.join(missing)}")
+    negative = sorted(juror for juror, weight in weights.items() if weight < 0)
+    if negative:
+        raise ConfigError(f"weighted: negative weight for {', '.join(negative)}")
+    return tally(verdicts, n_answers, "weighted", [weights.get(v.judge, 0.0) for v in verdicts])
+
+
+@aggregator("confidence_weighted")
+def confidence_weighted(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
+    """Plurality where each vote counts its juror's stated confidence / 100."""
+    return tally(verdicts, n_answers, "confidence_weighted", [v.confidence / 100 for v in verdicts])
+
+
+@aggregator("log_odds")
+def log_odds(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
+    """Logarithmic pooling of stated confidences; ``votes`` are the pooled probabilities.
+
+    Each voter gives its choice the probability ``confidence / 100`` clipped to ``LOG_ODDS_CLIP`` and spreads the
+    rest evenly over the other answers. Each answer's log-odds against a common reference are summed over the
+    voters, and a softmax turns the sums into probabilities; with two answers the pooled log-odds are the sum of the
+    voters' log-odds. ``Decision.probability`` is the winner's pooled probability.
+    """
+    scores = np.zeros(n_answers)
+    for v, choice in zip(verdicts, _choices(verdicts, n_answers), strict=True):
+        if choice is None:
+            continue
+        p = float(np.clip(v.confidence / 100, *LOG_ODDS_CLIP))
+        stated = np.full(n_answers, (1 - p) / max(n_answers - 1, 1))
+        stated[choice] = p
+        scores += np.log(stated)
+    likelihood = np.exp(scores - scores.max())
+    pooled = (likelihood / likelihood.sum()).tolist()
+    outcome = leader(pooled)
+    return settle(verdicts, "log_odds", pooled, outcome, None if outcome is None else pooled[outcome])
+
+
+@aggregator("borda")
+def borda(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
+    """Borda count: the answer a voter ranks r-th (from 0) scores ``n_answers - 1 - r`` points.
+
+    Answers a voter leaves out of its ``ranking`` tie below the ranked ones and share the points of the places they
+    fill equally; a verdict without a ranking ranks its choice first and ties every other answer below it.
+
+    Raises:
+        ConfigError: a ranking that names an answer outside the ``n_answers`` answers.
+    """
+    points = [0.0] * n_answers
+    for v, choice in zip(verdicts, _choices(verdicts, n_answers), strict=True):
+        if choice is None:
+            continue
+        ranked = v.ranking or [choice]
+        if max(ranked) >= n_answers:
+            raise ConfigError(f"borda: {v.judge} ranks {ranked}, outside the {n_answers} answers")
+        for place, answer in enumerate(ranked):
+            points[answer] += n_answers - 1 - place
+        for answer in set(range(n_answers)) - set(ranked):
+            points[answer] += (n_answers - 1 - len(ranked)) / 2
+    return settle(verdicts, "borda", points, leader(points))
+
+
+@aggregator("unanimity")
+def unanimity(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
+    """Every juror who votes chooses the same answer; any disagreement is inconclusive. Abstentions do not count."""
+    decision = tally(verdicts, n_answers, "unanimity")
+    agreed = len(set(_choices(verdicts, n_answers)) - {None}) == 1
+    return decision if agreed else settle(verdicts, "unanimity", decision.votes, None)
+
+
+@aggregator("dawid_skene")
+def dawid_skene(verdicts: Sequence[Verdict], n_answers: int, *, model: Reliability) -> Decision:
+    """The most probable answer under a fitted Dawid–Skene model; ``votes`` are its posterior.
+
+    Bind the model fitted on a run's items: ``get_rule("dawid_skene", model=fit_dawid_skene(items, n_answers))``.
+    Jurors the model was not fitted on carry no weight and are flagged ``unknown-juror:<name>``.
+
+    Raises:
+        ConfigError: a model fitted on another number of answers.
+    """
+    if model.n_answers != n_answers:
+        raise ConfigError(f"dawid_skene: the model was fitted on {model.n_answers} answers, not {n_answers}")
+    voters = [v for v, choice in zip(verdicts, _choices(verdicts, n_answers), strict=True) if choice is not None]
+    unknown = [v.judge for v in voters if v.judge not in model.confusion]
+    posterior = model.posterior(verdicts).tolist()
+    outcome = leader(posterior) if len(unknown) < len(voters) else None
+    probability = None if outcome is None else posterior[outcome]
+    flags = [f"unknown-juror:{juror}" for juror in unknown]
+    return settle(verdicts, "dawid_skene", posterior, outcome, probability, flags)
+
+
+def _votes(verdict: Verdict) -> bool:
+    """Whether ``verdict`` casts a vote (it neither abstains nor lacks a choice)."""
+    return verdict.choice is not None and not verdict.abstained
+
+
+def _choices(verdicts: Sequence[Verdict], n_answers: int) -> list[int | None]:
+    """Each verdict's choice, or None when it casts no vote; a choice outside the answers is a ``ConfigError``."""
+    for v in verdicts:
+        if v.choice is not None and v.choice >= n_answers:
+            raise ConfigError(f"{v.judge} chose answer {v.choice}, outside the {n_answers} answers")
+    return [v.choice if _votes(v) else None for v in verdicts]
