@@ -139,6 +139,7 @@ class Verdict(BaseModel):
     model: str
     usage: Usage = Usage()
     attempts: int = 1
+    error: str | None = Field(default=None, description="why a juror failed (it then abstains); None when it did not")
 
     @model_validator(mode="after")
     def _ranking_fits_choice(self) -> Verdict:

@@ -109,7 +109,7 @@ async def sit(jurors: Sequence[Seat], spares: Sequence[Seat], seen: View, policy
     <juror>"``; when the spares run out, the seat abstains. A ``ConfigError`` is bad input and propagates.
     """
     pool = iter(spares if policy.on_failure == "replace" else ())
-    tasks = [asyncio.ensure_future(_fill(juror, pool, seen)) for juror in jurors]
+    tasks = [asyncio.ensure_future(fill(juror, pool, seen)) for juror in jurors]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -118,7 +118,7 @@ async def sit(jurors: Sequence[Seat], spares: Sequence[Seat], seen: View, policy
         raise
 
 
-async def _fill(juror: Seat, pool: Iterator[Seat], seen: View) -> Verdict:
+async def fill(juror: Seat, pool: Iterator[Seat], seen: View) -> Verdict:
     """``juror``'s verdict, else the verdict of the spares from ``pool`` in turn, else an abstention."""
     sitter = juror
     while True:
@@ -131,7 +131,13 @@ async def _fill(juror: Seat, pool: Iterator[Seat], seen: View) -> Verdict:
             log.warning("juror.failed", juror=name, error=error, spare=spare.name if spare else None)
             if spare is None:
                 return Verdict(
-                    choice=None, confidence=0, reasoning=error, abstained=True, judge=name, model=sitter.model.spec
+                    choice=None,
+                    confidence=0,
+                    reasoning=error,
+                    abstained=True,
+                    judge=name,
+                    model=sitter.model.spec,
+                    error=error,
                 )
             sitter = spare
         else:

@@ -14,7 +14,8 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
 from agora.agents.juror import Juror
-from agora.aggregation.voting import get_rule
+from agora.aggregation.thresholds import Thresholds
+from agora.aggregation.voting import Rule, get_rule
 from agora.errors import ConfigError
 from agora.protocols.nodes import aggregate_node, judge_node
 from agora.state import DebateState, seat_builder
@@ -45,17 +46,31 @@ class CriticState(DebateState, total=False):
 
 
 class Jury:
-    """K jurors and a voting rule. Juror names must be unique; spec strings become ``juror_1``, ``juror_2``..."""
+    """K jurors, a voting rule and a threshold policy.
 
-    def __init__(self, jurors: Sequence[Juror | str], rule: str = "majority", *, sees_evidence: bool = False) -> None:
+    Juror names must be unique; spec strings become ``juror_1``, ``juror_2``... ``rule`` is a registered name or a
+    bound rule (``get_rule("weighted", weights=...)``). A failed juror abstains, or with
+    ``Thresholds(on_failure="replace")`` its seat goes to the next of ``spares``.
+    """
+
+    def __init__(
+        self,
+        jurors: Sequence[Juror | str],
+        rule: str | Rule = "majority",
+        *,
+        policy: Thresholds = Thresholds(),
+        spares: Sequence[Juror] = (),
+        sees_evidence: bool = False,
+    ) -> None:
         self.jurors = [j if isinstance(j, Juror) else Juror(j, name=f"juror_{i + 1}") for i, j in enumerate(jurors)]
-        names = [j.name for j in self.jurors]
+        names = [j.name for j in [*self.jurors, *spares]]
         if len(self.jurors) < 1:
             raise ConfigError("a jury needs at least one juror")
         if len(set(names)) != len(names):
-            raise ConfigError(f"jury: juror names must be unique, got {names}")
-        self.rule = rule
-        self.vote = get_rule(rule)
+            raise ConfigError(f"jury: juror and spare names must be unique, got {names}")
+        self.vote = get_rule(rule) if isinstance(rule, str) else rule
+        self.policy = policy
+        self.spares = list(spares)
         self.sees_evidence = sees_evidence
 
     def graph(self, checkpointer: Any = None, *, sees_evidence: bool | None = None) -> CompiledStateGraph:
@@ -70,9 +85,10 @@ class Jury:
     def _add(self, builder: StateGraph, entry: str, exit_: str, sees_evidence: bool) -> None:
         names = [j.name for j in self.jurors]
         for juror in self.jurors:
-            builder.add_node(juror.name, judge_node(juror, sees_evidence=sees_evidence))
+            builder.add_node(juror.name, judge_node(juror, sees_evidence=sees_evidence, jury=self.policy))
             builder.add_edge(entry, juror.name)
-        builder.add_node("aggregate", aggregate_node(self.vote, names))
+        aggregate = aggregate_node(self.vote, names, self.policy, self.spares, sees_evidence=sees_evidence)
+        builder.add_node("aggregate", aggregate)
         builder.add_edge(names, "aggregate")
         builder.add_edge("aggregate", exit_)
 

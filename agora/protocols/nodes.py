@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from langgraph.graph import StateGraph
 
 from agora.agents.debater import Debater
+from agora.aggregation.thresholds import Seat, Thresholds, decide, fill
 from agora.aggregation.voting import Rule
 from agora.errors import ConfigError
 from agora.quotes import extract_quotes
@@ -56,11 +57,18 @@ def speaker_node(agent: Debater, *, sees_evidence: bool = True, simultaneous: bo
     return speak
 
 
-def judge_node(judge: Decider, *, sees_evidence: bool = False) -> Node:
-    """The judge reads its view and adds a verdict."""
+def judge_node(judge: Decider, *, sees_evidence: bool = False, jury: Thresholds | None = None) -> Node:
+    """The judge reads its view and adds a verdict.
+
+    Seated in a jury (``jury`` is its policy), a juror that fails abstains with the error recorded, so that the
+    aggregation node can apply the policy (count it as abstaining, or ask a spare).
+    """
 
     async def decide(state: DebateState) -> dict[str, Any]:
-        return {"verdicts": [await judge.decide(view(state, evidence=sees_evidence))]}
+        seen = view(state, evidence=sees_evidence)
+        if jury is None:
+            return {"verdicts": [await judge.decide(seen)]}
+        return {"verdicts": [await fill(judge, iter(()), seen)]}  # type: ignore[arg-type]
 
     return decide
 
@@ -152,12 +160,35 @@ async def join(state: DebateState) -> dict[str, Any]:
     return {}
 
 
-def aggregate_node(vote: Rule, jurors: Sequence[str]) -> Node:
-    """A jury's decision by ``vote`` over the latest verdict of each of ``jurors`` (this sitting's votes)."""
+def aggregate_node(
+    vote: Rule,
+    jurors: Sequence[str],
+    policy: Thresholds = Thresholds(),
+    spares: Sequence[Seat] = (),
+    *,
+    sees_evidence: bool = False,
+) -> Node:
+    """A jury's decision by ``vote`` under ``policy`` over the latest verdict of each of ``jurors`` (this sitting's).
+
+    With ``policy.on_failure == "replace"``, each failed juror's seat goes to the next unused spare first; the spares'
+    verdicts join the state.
+    """
     names = set(jurors)
 
     async def aggregate(state: DebateState) -> dict[str, Any]:
         latest = {v.judge: v for v in state.get("verdicts", []) if v.judge in names}
-        return {"decision": vote(list(latest.values()), len(state["answers"]))}
+        verdicts = list(latest.values())
+        replaced: list[Verdict] = []
+        if policy.on_failure == "replace":
+            pool = iter(spares)
+            seen = view(state, evidence=sees_evidence)
+            for i, verdict in enumerate(verdicts):
+                spare = next(pool, None) if verdict.error else None
+                if spare is not None:
+                    taken = await fill(spare, pool, seen)
+                    verdicts[i] = taken.model_copy(update={"judge": f"{taken.judge} for {verdict.judge}"})
+                    replaced.append(verdicts[i])
+        decision = decide(verdicts, len(state["answers"]), vote, policy)
+        return {"decision": decision, "verdicts": replaced}
 
     return aggregate
