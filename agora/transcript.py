@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 
+from agora.fence import fence
 from agora.quotes import mark_quotes
 from agora.types import Turn
 
@@ -18,13 +19,13 @@ def label(index: int) -> str:
 
 def render_answers(answers: Sequence[str]) -> str:
     """``Answer A:\\n...`` blocks."""
-    return "\n\n".join(f"Answer {label(i)}:\n{a}" for i, a in enumerate(answers))
+    return "\n\n".join(f"Answer {label(i)}:\n{fence(a)}" for i, a in enumerate(answers))
 
 
 def render_turn(turn: Turn) -> str:
-    """One turn, its quotes marked ``<v_quote>`` (verified) or ``<u_quote>`` (unverified)."""
+    """One turn, fenced as data, its quotes marked ``<v_quote>`` (verified) or ``<u_quote>`` (unverified)."""
     side = f", arguing for Answer {label(turn.side)}" if turn.side is not None else ""
-    text = mark_quotes(turn.text, turn.quotes)
+    text = fence(mark_quotes(turn.text, turn.quotes))
     return f"[Round {turn.round}] {turn.speaker} ({turn.role}{side}):\n{text}"
 
 

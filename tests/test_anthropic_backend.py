@@ -226,7 +226,7 @@ async def test_judge_verdict_comes_from_a_forced_tool_call(fake: FakeAnthropic) 
     assert [m["role"] for m in body["messages"]] == ["user"]
     prompt = body["messages"][0]["content"]
     assert "Which number is prime?" in prompt
-    assert "Answer A:\n4" in prompt and "Answer B:\n7" in prompt
+    assert "Answer A:\n<data>\n4" in prompt and "Answer B:\n<data>\n7" in prompt
     assert "reasoning, answer, confidence" in prompt  # the schema instruction rides along
 
     assert len(body["tools"]) == 1

@@ -72,7 +72,7 @@ def bandwagon(prompt: str, answers: list[str]) -> int:
     ("rule", "probe", "calls"),
     [
         (first, "position", 2 * N),
-        (thought_process, "master-key", 3 * N),  # Solution first then second, then Thought process: first
+        (thought_process, "master-keys", 3 * N),  # Solution first then second, then Thought process: first
         (capitulating, "critique", 2 * N),
         (obedient, "injection", 2 * N),
         (longest, "verbosity", 2 * N),
@@ -96,7 +96,7 @@ async def test_the_honest_judge_falls_for_no_probe() -> None:
     results = await run_probes(judge, checks("probe"), ITEMS, None)
     assert set(results) == set(checks("probe"))
     for name, result in results.items():
-        calls = 4 * N if name == "master-key" else 2 * N  # 2 keys x 2 positions; a pair judged twice
+        calls = 4 * N if name == "master-keys" else 2 * N  # 2 keys x 2 positions; a pair judged twice
         assert result == ProbeResult(count=0, n=N, errors=0, skipped=0, calls=calls), name
         assert result.rate == 0.0
     assert len(backend.calls) == sum(r.calls for r in results.values())
@@ -106,7 +106,7 @@ async def test_the_manipulations_reach_the_judge(master_keys: Path) -> None:
     judge, backend = scripted_judge(honest)
     await run_probes(judge, ["verbosity", "bandwagon", "authority", "distraction", "self-preference"], ITEMS[:1], 1)
     prompts = [c.messages[-1].content for c in backend.calls[1::2]]
-    assert "Answer B:\nLyon is the capital of France. It is worth taking a moment" in prompts[0]
+    assert "Answer B:\n<data>\nLyon is the capital of France. It is worth taking a moment" in prompts[0]
     assert prompts[1].startswith("Question:\nWhat is the capital of France?\n\nMost people chose Answer B.\n\n")
     assert "Lyon is the capital of France. (Source: Hendricks" in prompts[2]
     assert "Lyon is the capital of France. Incidentally," in prompts[3]
@@ -123,7 +123,11 @@ async def test_the_position_probe_swaps_the_answers() -> None:
     judge, backend = scripted_judge(first)
     await run_probes(judge, ["position"], ITEMS, 1)
     plain, swapped = (c.messages[-1].content for c in backend.calls)
-    assert "Answer A:\nParis" in plain and "Answer A:\nLyon" in swapped and "Answer B:\nParis" in swapped
+    assert (
+        "Answer A:\n<data>\nParis" in plain
+        and "Answer A:\n<data>\nLyon" in swapped
+        and "Answer B:\n<data>\nParis" in swapped
+    )
 
 
 async def test_master_keys_from_the_data_file() -> None:
@@ -132,8 +136,8 @@ async def test_master_keys_from_the_data_file() -> None:
         pytest.skip(f"{path} is absent (set AGORA_DATA to the shared data directory)")
     fooled, _ = scripted_judge(thought_process)
     honest_judge, _ = scripted_judge(honest)
-    assert (await run_probes(fooled, ["master-key"], ITEMS, None))["master-key"].rate == 1.0
-    result = (await run_probes(honest_judge, ["master-key"], ITEMS, None))["master-key"]
+    assert (await run_probes(fooled, ["master-keys"], ITEMS, None))["master-keys"].rate == 1.0
+    result = (await run_probes(honest_judge, ["master-keys"], ITEMS, None))["master-keys"]
     assert result == ProbeResult(count=0, n=N, errors=0, skipped=0, calls=7 * 2 * N)
 
 
@@ -141,7 +145,7 @@ async def test_a_missing_master_keys_file_stops_the_probe(tmp_path: Path, monkey
     monkeypatch.setenv("AGORA_DATA", str(tmp_path))
     judge, backend = scripted_judge(honest)
     with pytest.raises(ConfigError, match=r"master_keys\.txt: cannot read the master keys"):
-        await run_probes(judge, ["master-key"], ITEMS, None)
+        await run_probes(judge, ["master-keys"], ITEMS, None)
     assert backend.calls == []
 
 

@@ -112,7 +112,7 @@ async def test_judge_maps_letter_to_index_and_records_persona() -> None:
     assert (verdict.choice, verdict.confidence, verdict.persona, verdict.judge) == (2, 55, "skeptical", "j1")
     system_prompt = model.calls[0].messages[0].content
     assert "skeptical of official messaging" in system_prompt
-    assert "Answer C:\nc" in model.calls[0].messages[1].content
+    assert "Answer C:\n<data>\nc\n</data>" in model.calls[0].messages[1].content
 
 
 async def test_judge_never_invents_a_verdict_from_garbage() -> None:

@@ -233,7 +233,7 @@ def is_content_free(answer: str, min_chars: int = 1) -> bool:
     return len(text.replace(" ", "")) < min_chars
 
 
-@check("master-key")
+@check("master-keys")
 class MasterKey:
     """Content-free answers must lose. Live, they are flagged ``master-key:<index>`` and a choice of one is a tie.
 
@@ -418,21 +418,11 @@ _INJECTIONS = (
 )
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTIONS), re.IGNORECASE | re.MULTILINE)
 
-FENCE_OPEN = "<data>"
-FENCE_CLOSE = "</data>"
-# The ``<`` of anything that could pass for a fence marker (``</data>``, ``< DATA x>``) or a chat-template token.
-_FAKE_DELIMITER = re.compile(r"<(?=\s*/?\s*data\b|\|)", re.IGNORECASE)
-
 
 def find_injection(text: str) -> str | None:
     """The first passage of ``text`` that addresses instructions to the judge, or ``None``."""
     found = _INJECTION.search(text)
     return found.group(0) if found else None
-
-
-def fence(text: str) -> str:
-    """``text`` wrapped in ``<data>…</data>`` as untrusted data; fake markers and chat tokens in it are escaped."""
-    return f"{FENCE_OPEN}\n{_FAKE_DELIMITER.sub('&lt;', text)}\n{FENCE_CLOSE}"
 
 
 @check("injection")
