@@ -193,6 +193,137 @@ def consult(
 
 
 @app.command()
+def jury(
+    question: Question,
+    answer: Answers,
+    model: Model = "local",
+    juror_model: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--juror-model", help="A juror's model spec; repeat to mix models (cycled over the jurors)."),
+    ] = None,
+    jurors: Annotated[int, typer.Option("--jurors", min=1, help="How many jurors.")] = 3,
+    rule: Annotated[str, typer.Option("--rule", help="Voting rule: majority, plurality, unanimity, ...")] = "majority",
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Jurors stating less confidence (0-100) abstain.")
+    ] = 0.0,
+    quorum: Annotated[int, typer.Option("--quorum", help="Non-abstaining jurors required.")] = 1,
+    margin: Annotated[float, typer.Option("--margin", help="Lead the winner needs, as a share of votes.")] = 0.0,
+    checks: Annotated[
+        str, typer.Option("--checks", help="Live checks, comma-separated: position,master-keys,injection,...")
+    ] = "",
+    persona: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--persona", help="A juror persona; repeat to mix (cycled over the jurors)."),
+    ] = None,
+    base_url: BaseUrl = None,
+    seed: Seed = None,
+    timeout: Timeout = 300.0,
+    as_json: AsJson = False,
+) -> None:
+    """A jury of K jurors decides between the answers under a voting rule, thresholds and live checks."""
+    from agora.agents.juror import Juror
+    from agora.aggregation.checks import live_check
+    from agora.aggregation.thresholds import Thresholds
+    from agora.protocols import Jury, direct_qa
+    from agora.types import Settings
+
+    _check_answers(answer)
+    policy = Thresholds(min_confidence=min_confidence, quorum=quorum, margin=margin)
+    personas = [_persona(p) for p in persona or []]
+    names = [c.strip() for c in checks.split(",") if c.strip()]
+    vote = _rule(rule)
+    for name in names:
+        live_check(name)  # bad input is reported before any model is built
+    specs = juror_model or [model]
+    seats = [
+        Juror(
+            _backend(specs[i % len(specs)], base_url),
+            personas[i % len(personas)] if personas else None,
+            name=f"juror_{i + 1}",
+            settings=Settings(seed=None if seed is None else seed + i, timeout=timeout),
+        )
+        for i in range(jurors)
+    ]
+    panel = Jury(seats, vote, policy=policy, checks=names)
+    state = _run(direct_qa(panel), {"question": question, "answers": answer})
+    decision = state["decision"]
+    if as_json:
+        payload = {
+            **decision.model_dump(mode="json"),
+            "answer": answer[decision.outcome] if isinstance(decision.outcome, int) else None,
+            "verdicts": [v.model_dump(mode="json") for v in state["verdicts"]],
+        }
+        print(json.dumps(payload, indent=2))
+        return
+    table = Table("juror", "choice", "confidence", "reasoning")
+    for v in state["verdicts"]:
+        shown = "abstained" if v.choice is None else label_of(v.choice)
+        table.add_row(v.judge, shown, f"{v.confidence:g}", v.error or v.reasoning)
+    out.print(table)
+    outcome = decision.outcome if decision.outcome == "inconclusive" else label_of(int(decision.outcome))
+    out.print(f"[bold]decision[/bold]  {outcome}  votes {decision.votes}  rule {decision.rule}")
+    if decision.abstained:
+        out.print(f"[bold]abstained[/bold] {', '.join(decision.abstained)}")
+    if decision.flags:
+        out.print(f"[bold]flags[/bold]     {', '.join(decision.flags)}")
+
+
+@app.command()
+def probe(
+    model: Model = "local",
+    probes: Annotated[
+        str, typer.Option("--probes", help="Comma-separated: master-keys,position,verbosity,bandwagon,authority,...")
+    ] = "master-keys,position,verbosity,bandwagon,authority,critique",
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--data", help="Pairs to probe with (LLMBar, EvalBiasBench or TruthfulQA shape)."),
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Probe at most N items.")] = None,  # noqa: UP045
+    persona: Persona = None,
+    base_url: BaseUrl = None,
+    seed: Seed = None,
+    timeout: Timeout = 300.0,
+    as_json: AsJson = False,
+) -> None:
+    """Per-probe rates for one judge: how often a manipulation flips or fools it, with the counts behind them."""
+    from dataclasses import asdict
+
+    from agora.agents.judge import Judge
+    from agora.aggregation.checks import data_dir, probe_check
+    from agora.probes import load_items, run_probes
+    from agora.types import Settings
+
+    names = [p.strip() for p in probes.split(",") if p.strip()]
+    for name in names:
+        probe_check(name)
+    path = data or data_dir() / "llmbar_natural.json"
+    loaded = load_items(path)
+    for bad in loaded.malformed:
+        print(f"agora: warning: {bad.source}: skipped: {bad.reason}", file=sys.stderr)
+    judge_as = _persona(persona)
+    the_judge = Judge(_backend(model, base_url), judge_as, settings=Settings(seed=seed, timeout=timeout))
+
+    async def go() -> dict[str, Any]:
+        try:
+            return dict(await run_probes(the_judge, names, loaded.items, limit))
+        finally:
+            for backend in _opened:
+                await backend.aclose()
+
+    results = asyncio.run(go())
+    if as_json:
+        payload = {"model": the_judge.model.spec, "data": str(path), "limit": limit}
+        print(json.dumps({**payload, "probes": {name: asdict(r) for name, r in results.items()}}, indent=2))
+        return
+    table = Table("probe", "rate", "count / n", "parse errors", "skipped", "model calls")
+    for name, r in results.items():
+        rate = "-" if r.rate is None else f"{r.rate:.2f}"
+        table.add_row(name, rate, f"{r.count} / {r.n}", str(r.errors), str(r.skipped), str(r.calls))
+    out.print(f"{the_judge.model.spec} on {path}" + (f" (first {limit})" if limit else ""))
+    out.print(table)
+
+
+@app.command()
 def personas() -> None:
     """List the personas found (bundled, ./personas and $AGORA_PERSONAS)."""
     from agora.personas import available_personas, load_persona
@@ -259,6 +390,21 @@ def _argue(
     built = graph(speaker, Settings(max_tokens=400, seed=seed, timeout=timeout), the_judge)
     state = _run(built, {"question": question, "answers": answers, "evidence": text})
     _print_result(state, as_json, transcript=True)
+
+
+def _rule(name: str) -> Any:
+    from agora.aggregation.voting import get_rule
+
+    try:
+        return get_rule(name)
+    except ConfigError as exc:
+        raise ConfigError(f"--rule: {exc}") from None
+
+
+def label_of(index: int) -> str:
+    from agora.transcript import label
+
+    return label(index)
 
 
 def _persona(name: str | None) -> PersonaModel | None:

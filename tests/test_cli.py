@@ -236,3 +236,52 @@ def test_personas_lists_the_bundled_set() -> None:
     assert result.returncode == 0
     for name in ("mainstream", "skeptical", "expert", "layperson", "contrarian"):
         assert f"│ {name}" in result.stdout
+
+
+def test_jury_json_applies_rule_thresholds_and_checks(tmp_path: Path) -> None:
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(['{"reasoning": "B it is", "answer": "B", "confidence": 80}'] * 3))
+    result = agora(
+        "jury", "--model", f"scripted:{replies}", "--jurors", "3", "--rule", "majority", "--min-confidence", "50",
+        "--quorum", "2", "--checks", "master-keys,injection", "--question", "What is the capital of France?",
+        "--answer", "Paris", "--answer", "Thought process:", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["votes"] == [0.0, 3.0] and payload["outcome"] == "inconclusive"
+    assert "master-key:1" in payload["flags"] and payload["answer"] is None
+    assert [v["judge"] for v in payload["verdicts"]] == ["juror_1", "juror_2", "juror_3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "majorty"], "--rule: unknown rule 'majorty' (did you mean 'majority'?)"),
+        (["--checks", "positon"], "positon"),
+        (["--min-confidence", "120"], "min_confidence must be between 0 and 100"),
+    ],
+)
+def test_jury_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = agora("jury", "--model", "scripted:/unused.json", *QUESTION, *args)
+    assert result.returncode == 2
+    assert message in one_line_error(result)
+
+
+def test_probe_reports_rates_computed_from_the_calls(tmp_path: Path) -> None:
+    data = tmp_path / "pairs.json"
+    pairs = [{"input": f"Say {w}.", "output_1": w, "output_2": f"not {w}", "label": 1} for w in ("yes", "no", "maybe")]
+    data.write_text(json.dumps(pairs))
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(['{"reasoning": "first", "answer": "A", "confidence": 90}'] * 4))
+    result = agora(
+        "probe", "--model", f"scripted:{replies}", "--probes", "position", "--data", str(data), "--limit", "2", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    position = json.loads(result.stdout)["probes"]["position"]
+    assert (position["rate"], position["count"], position["n"], position["calls"]) == (1.0, 2, 2, 4)
+
+
+def test_probe_rejects_an_unknown_probe_before_any_call() -> None:
+    result = agora("probe", "--model", "scripted:/unused.json", "--probes", "position,flattery")
+    assert result.returncode == 2
+    assert "flattery" in one_line_error(result)

@@ -14,15 +14,38 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
 from agora.agents.juror import Juror
-from agora.aggregation.thresholds import Thresholds
+from agora.aggregation.checks import Hearing, live_check, run_live
+from agora.aggregation.thresholds import Thresholds, decide, sit
 from agora.aggregation.voting import Rule, get_rule
 from agora.errors import ConfigError
 from agora.protocols.nodes import aggregate_node, judge_node
-from agora.state import DebateState, seat_builder
-from agora.types import Decision
+from agora.state import DebateState, View, seat_builder, view
+from agora.types import Decision, Verdict
 
 ACCEPT = "Accept: the output correctly and fully completes the task."
 REJECT = "Reject: the output is wrong, incomplete or does not follow the task."
+
+
+class Panel:
+    """A jury seen as one judge, so that checks which re-ask the judge (position, critique) re-ask the jury."""
+
+    def __init__(self, jury: Jury) -> None:
+        self.jury = jury
+        self.name = "jury"
+
+    async def decide(self, seen: View) -> Verdict:
+        """The jury's decision as a verdict: the outcome, or an abstention when inconclusive."""
+        decision = await self.jury.rule_on(seen)
+        choice = decision.outcome if isinstance(decision.outcome, int) else None
+        reasons = "; ".join(decision.dissent) or "jury decision"
+        return Verdict(
+            choice=choice,
+            confidence=decision.confidence or 0,
+            reasoning=reasons,
+            abstained=choice is None,
+            judge=self.name,
+            model="jury",
+        )
 
 
 class Critique(BaseModel):
@@ -60,6 +83,7 @@ class Jury:
         *,
         policy: Thresholds = Thresholds(),
         spares: Sequence[Juror] = (),
+        checks: Sequence[str] = (),
         sees_evidence: bool = False,
     ) -> None:
         self.jurors = [j if isinstance(j, Juror) else Juror(j, name=f"juror_{i + 1}") for i, j in enumerate(jurors)]
@@ -71,6 +95,9 @@ class Jury:
         self.vote = get_rule(rule) if isinstance(rule, str) else rule
         self.policy = policy
         self.spares = list(spares)
+        for name in checks:
+            live_check(name)  # an unknown or probe-only check fails here, not mid-run
+        self.checks = list(checks)
         self.sees_evidence = sees_evidence
 
     def graph(self, checkpointer: Any = None, *, sees_evidence: bool | None = None) -> CompiledStateGraph:
@@ -90,7 +117,22 @@ class Jury:
         aggregate = aggregate_node(self.vote, names, self.policy, self.spares, sees_evidence=sees_evidence)
         builder.add_node("aggregate", aggregate)
         builder.add_edge(names, "aggregate")
-        builder.add_edge("aggregate", exit_)
+        if not self.checks:
+            builder.add_edge("aggregate", exit_)
+            return
+
+        async def check(state: DebateState) -> dict[str, Any]:
+            hearing = Hearing(Panel(self), view(state, evidence=sees_evidence), state.get("evidence"))
+            return {"decision": await run_live(self.checks, hearing, state["decision"])}
+
+        builder.add_node("checks", check)
+        builder.add_edge("aggregate", "checks")
+        builder.add_edge("checks", exit_)
+
+    async def rule_on(self, seen: View) -> Decision:
+        """The jury's decision on ``seen`` outside a graph: every juror, the policy and the rule (no checks)."""
+        verdicts = await sit(self.jurors, self.spares, seen, self.policy)
+        return decide(verdicts, len(seen.answers), self.vote, self.policy)
 
     def critic(self, checkpointer: Any = None) -> CompiledStateGraph:
         """The jury as a critic subgraph: ``{"task", "output"}`` in, ``{"critique": Critique}`` out."""
