@@ -43,6 +43,7 @@ class Settings:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     timeout: float = 300.0
+    logprobs: bool = False  # ask for token log-probabilities (backends that can give them: openai)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,16 @@ class Usage(BaseModel):
         )
 
 
+class TokenLogprob(BaseModel):
+    """One generated token, its log-probability and the most likely alternatives at its position."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    logprob: float
+    top: dict[str, float] = Field(default_factory=dict)
+
+
 OutputMode = Literal["text", "json_schema", "json_object", "tool", "grammar"]
 
 
@@ -87,6 +98,7 @@ class Completion(BaseModel):
     finish_reason: str | None = None
     output_mode: OutputMode = "text"
     retries: int = 0
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 class Quote(BaseModel):

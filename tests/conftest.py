@@ -42,6 +42,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--host", "127.0.0.1",
         "--port", str(port),
         "--n_ctx", "4096",
+        "--logits_all", "True",
         "--verbose", "False",
     ]  # fmt: skip
     with log_file.open("wb") as log:

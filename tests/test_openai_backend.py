@@ -14,7 +14,7 @@ import openai
 import pytest
 from structlog.testing import capture_logs
 
-from agora.agents.judge import verdict_schema
+from agora.agents.judge import Judge, verdict_schema
 from agora.backends import Retrying, RetryPolicy, resolve_model
 from agora.backends.openai import NO_KEY, OpenAIBackend
 from agora.errors import BackendUnavailable, ConfigError
@@ -226,3 +226,13 @@ async def test_successful_call_logs_one_model_call_event(llama_server: str, logs
     assert event["output_mode"] == "text"
     assert event["schema"] is None
     assert "error" not in event
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+async def test_verdict_probability_comes_from_token_logprobs(llama_server: str) -> None:
+    judge = Judge(OpenAIBackend("smollm2", base_url=llama_server), logprobs=True, settings=Settings(max_tokens=256))
+    verdict = await judge.judge("What is the capital of France?", ["Paris", "Berlin"])
+    assert verdict.probability is not None and 0 < verdict.probability <= 1
+    plain = await Judge(OpenAIBackend("smollm2", base_url=llama_server)).judge("What is 2 + 2?", ["4", "5"])
+    assert plain.probability is None  # not asked for, not made up

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -14,7 +17,7 @@ from agora.personas import Persona, load_persona
 from agora.state import View
 from agora.structured import ask_structured
 from agora.transcript import LABELS, render_answers, render_transcript
-from agora.types import Message, Settings, Verdict, system, user
+from agora.types import Message, Settings, TokenLogprob, Verdict, system, user
 
 ABSTAIN = "ABSTAIN"
 
@@ -34,6 +37,23 @@ QUESTION_PROMPT = (
     "whether their answer is correct. Reply with the question only."
 )
 USER_PROMPT = "Question:\n{question}\n\n{answers}{evidence}{transcript}"
+
+
+_ANSWER_KEY = re.compile(r'"answer"\s*:\s*"\s*$')
+
+
+def answer_probability(tokens: Sequence[TokenLogprob], letter: str, labels: Sequence[str]) -> float | None:
+    """The probability of ``letter`` at the token where the verdict's ``answer`` value starts, renormalised over
+    the answer labels among that position's top alternatives; None when the tokens do not show it.
+    """
+    text = ""
+    for token in tokens:
+        if token.token.strip() == letter and _ANSWER_KEY.search(text):
+            options = {alt.strip(): lp for alt, lp in token.top.items() if alt.strip() in labels}
+            options[letter] = token.logprob
+            return math.exp(options[letter]) / sum(math.exp(lp) for lp in options.values())
+        text += token.token
+    return None
 
 
 @lru_cache(maxsize=64)
@@ -63,6 +83,7 @@ class Judge:
         name: str = "judge",
         settings: Settings = Settings(),
         allow_abstain: bool = False,
+        logprobs: bool = False,
         system_prompt: str = SYSTEM_PROMPT,
         user_prompt: str = USER_PROMPT,
         question_prompt: str = QUESTION_PROMPT,
@@ -71,7 +92,7 @@ class Judge:
         self.model = resolve_model(model) if isinstance(model, str) else model
         self.persona = load_persona(persona) if isinstance(persona, str) else persona
         self.name = name
-        self.settings = settings
+        self.settings = replace(settings, logprobs=True) if logprobs else settings
         self.allow_abstain = allow_abstain
         self.system_prompt = system_prompt
         self.user_prompt = user_prompt
@@ -100,11 +121,14 @@ class Judge:
         )
         reply: Any = result.value
         abstained = reply.answer == ABSTAIN
+        labels = LABELS[: len(seen.answers)]
+        tokens = result.completions[-1].logprobs
         return Verdict(
             choice=None if abstained else LABELS.index(reply.answer),
             confidence=reply.confidence,
             reasoning=reply.reasoning,
             abstained=abstained,
+            probability=None if abstained else answer_probability(tokens, reply.answer, labels),
             judge=self.name,
             persona=self.persona.name if self.persona else None,
             model=self.model.spec,

@@ -20,7 +20,7 @@ from agora.backends.sdk_errors import sdk_error
 from agora.errors import ConfigError
 from agora.log import get_logger
 from agora.redaction import register_secret
-from agora.types import Completion, Message, OutputMode, OutputSchema, Settings, Usage
+from agora.types import Completion, Message, OutputMode, OutputSchema, Settings, TokenLogprob, Usage
 
 log = get_logger("agora.backends.openai")
 
@@ -88,6 +88,9 @@ class OpenAIBackend(Backend):
             request["seed"] = settings.seed
         if settings.stop:
             request["stop"] = list(settings.stop)
+        if settings.logprobs:
+            request["logprobs"] = True
+            request["top_logprobs"] = 5
         mode: OutputMode = self.schema_mode if schema is not None else "text"
         start = time.perf_counter()
         while True:
@@ -115,12 +118,21 @@ class OpenAIBackend(Backend):
             latency_s=time.perf_counter() - start,
             finish_reason=choice.finish_reason,
             output_mode=mode,
+            logprobs=_logprobs(choice),
         )
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    return tuple(
+        TokenLogprob(token=t.token, logprob=t.logprob, top={x.token: x.logprob for x in t.top_logprobs or []})
+        for t in content
+    )
 
 
 def _refuses_format(exc: Any) -> bool:
