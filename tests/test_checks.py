@@ -275,3 +275,23 @@ async def test_run_live_rejects_unknown_checks_before_any_call() -> None:
     with pytest.raises(ConfigError, match="no live check 'verbosity'"):
         await run_live(["position", "verbosity"], hearing, decision)
     assert len(backend.calls) == 1
+
+
+async def test_unverified_quotes_weigh_against_the_side_that_made_them() -> None:
+    bad = Quote(text="y", verified=False, score=0.2)
+    turn = Turn(
+        speaker="debater_b",
+        role="debater",
+        round=1,
+        text="<quote>y</quote> <quote>y</quote>",
+        side=1,
+        quotes=(bad, bad),
+    )
+    hearing, _, _ = await hear(honest, View(CLEAN.question, CLEAN.answers, transcript=(turn,)))
+    won_by_b = Decision(outcome=1, rule="majority", votes=[1.0, 2.0], confidence=70)
+    checked = await live_check("unverified-quotes").live(hearing, won_by_b)
+    assert checked.votes == [1.0, 1.0] and checked.outcome == "inconclusive" and checked.confidence is None
+    assert checked.flags == ["unverified-quotes:debater_b", "unverified-quotes-outweighed"]
+    won_by_a = Decision(outcome=0, rule="majority", votes=[2.0, 1.0])
+    kept = await live_check("unverified-quotes").live(hearing, won_by_a)
+    assert kept.outcome == 0 and kept.votes == [2.0, 0.0] and "unverified-quotes-outweighed" not in kept.flags

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
+from agora.aggregation.voting import leader
 from agora.errors import ConfigError
 from agora.quotes import extract_quotes, normalise
 from agora.state import View
@@ -467,7 +468,22 @@ def quote_penalties(turns: Sequence[Turn]) -> QuotePenalties:
 
 @check("unverified-quotes")
 class UnverifiedQuotes:
-    """Live, flags ``unverified-quotes:<speaker>``; the aggregator weighs ``quote_penalties`` itself."""
+    """Live, flags ``unverified-quotes:<speaker>`` and weighs each unverified quote against the side that made it:
+    ``penalty`` votes off that answer's total; when that changes the leader, the outcome follows (a tie is
+    inconclusive) and the decision is flagged ``unverified-quotes-outweighed``.
+    """
+
+    penalty = 0.5
 
     async def live(self, hearing: Hearing, decision: Decision) -> Decision:
-        return flagged(decision, *quote_penalties(hearing.seen.transcript).flags)
+        found = quote_penalties(hearing.seen.transcript)
+        checked = flagged(decision, *found.flags)
+        if not found.by_side or not decision.votes:
+            return checked
+        votes = [max(0.0, v - self.penalty * found.by_side.get(i, 0)) for i, v in enumerate(decision.votes)]
+        winner = leader(votes)
+        outcome: int | Literal["inconclusive"] = "inconclusive" if winner is None else winner
+        if outcome == decision.outcome:
+            return checked.model_copy(update={"votes": votes})
+        moved = checked.model_copy(update={"votes": votes, "outcome": outcome, "confidence": None, "probability": None})
+        return flagged(moved, "unverified-quotes-outweighed")
