@@ -101,6 +101,9 @@ class LocalBackend(Backend):
         start = time.perf_counter()
         try:
             with lock:
+                if settings.seed is not None:
+                    # A seed asks for reproducibility: reusing the previous prompt's KV cache changes the numerics.
+                    llama.reset()
                 reply = llama.create_chat_completion(**kwargs)
         except ValueError as exc:  # llama.cpp reports context overflow and bad grammars as ValueError
             raise BackendError(f"{self.spec}: {exc}") from None
