@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.exceptions import TyperException
 
@@ -483,7 +484,7 @@ def _print_result(state: dict[str, Any], as_json: bool, *, transcript: bool) -> 
     shown = "abstained" if verdict.choice is None else f"{label(verdict.choice)}: {chosen}"
     out.print(f"[bold]choice[/bold]      {shown}")
     out.print(f"[bold]confidence[/bold]  {verdict.confidence:g}")
-    out.print(f"[bold]reasoning[/bold]   {verdict.reasoning}", markup=False)
+    out.print(f"[bold]reasoning[/bold]   {escape(verdict.reasoning)}")
     out.print(
         f"[dim]{verdict.model} · {verdict.usage.prompt_tokens}+{verdict.usage.completion_tokens} tokens · "
         f"{verdict.attempts} attempt(s)[/dim]"

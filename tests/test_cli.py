@@ -303,3 +303,13 @@ def test_probe_on_the_embedded_model_reports_rates_from_its_calls() -> None:
         assert r["rate"] == (r["count"] / r["n"] if r["n"] else None), name
         # each item is judged twice (plain, manipulated); each verdict takes one to three calls (re-asks)
         assert 2 * r["n"] + r["skipped"] <= r["calls"] <= 2 * 3 * 2, name
+
+
+def test_judge_plain_output_shows_reasoning_verbatim(tmp_path: Path) -> None:
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(['{"reasoning": "[bold]as written[/bold]", "answer": "B", "confidence": 60}']))
+    result = agora("judge", "--model", f"scripted:{replies}", *QUESTION)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["choice", "B:", "Berlin"]
+    assert lines[2].split(maxsplit=1) == ["reasoning", "[bold]as written[/bold]"]
