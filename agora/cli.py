@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -104,13 +104,14 @@ def judge(
 ) -> None:
     """One judge picks between two or more answers."""
     from agora.agents.judge import Judge
+    from agora.protocols import direct_qa
     from agora.types import Settings
 
     _check_answers(answer)
     judge_as = _persona(persona)
     settings = Settings(temperature=temperature, max_tokens=max_tokens, seed=seed, timeout=timeout)
     the_judge = Judge(_backend(model, base_url), judge_as, settings=settings)
-    state = _run(_direct(the_judge), {"question": question, "answers": answer})
+    state = _run(direct_qa(the_judge).ainvoke({"question": question, "answers": answer}))
     _print_result(state, as_json, transcript=False)
 
 
@@ -226,6 +227,7 @@ def jury(
     from agora.aggregation.checks import live_check
     from agora.aggregation.thresholds import Thresholds
     from agora.protocols import Jury, direct_qa
+    from agora.transcript import label
     from agora.types import Settings
 
     _check_answers(answer)
@@ -246,7 +248,7 @@ def jury(
         for i in range(jurors)
     ]
     panel = Jury(seats, vote, policy=policy, checks=names)
-    state = _run(direct_qa(panel), {"question": question, "answers": answer})
+    state = _run(direct_qa(panel).ainvoke({"question": question, "answers": answer}))
     decision = state["decision"]
     if as_json:
         payload = {
@@ -258,10 +260,10 @@ def jury(
         return
     table = Table("juror", "choice", "confidence", "reasoning")
     for v in state["verdicts"]:
-        shown = "abstained" if v.choice is None else label_of(v.choice)
+        shown = "abstained" if v.choice is None else label(v.choice)
         table.add_row(v.judge, shown, f"{v.confidence:g}", v.error or v.reasoning)
     out.print(table)
-    outcome = decision.outcome if decision.outcome == "inconclusive" else label_of(int(decision.outcome))
+    outcome = decision.outcome if decision.outcome == "inconclusive" else label(int(decision.outcome))
     out.print(f"[bold]decision[/bold]  {outcome}  votes {decision.votes}  rule {decision.rule}")
     if decision.abstained:
         out.print(f"[bold]abstained[/bold] {', '.join(decision.abstained)}")
@@ -304,14 +306,7 @@ def probe(
     judge_as = _persona(persona)
     the_judge = Judge(_backend(model, base_url), judge_as, settings=Settings(seed=seed, timeout=timeout))
 
-    async def go() -> dict[str, Any]:
-        try:
-            return dict(await run_probes(the_judge, names, loaded.items, limit))
-        finally:
-            for backend in _opened:
-                await backend.aclose()
-
-    results = asyncio.run(go())
+    results = _run(run_probes(the_judge, names, loaded.items, limit))
     if as_json:
         payload = {"model": the_judge.model.spec, "data": str(path), "limit": limit}
         print(json.dumps({**payload, "probes": {name: asdict(r) for name, r in results.items()}}, indent=2))
@@ -389,7 +384,7 @@ def _argue(
     speaker = _backend(speaker_model, base_url)
     the_judge = Judge(_backend(judge_model, base_url), judge_as, settings=Settings(seed=seed, timeout=timeout))
     built = graph(speaker, Settings(max_tokens=400, seed=seed, timeout=timeout), the_judge)
-    state = _run(built, {"question": question, "answers": answers, "evidence": text})
+    state = _run(built.ainvoke({"question": question, "answers": answers, "evidence": text}))
     _print_result(state, as_json, transcript=True)
 
 
@@ -400,12 +395,6 @@ def _rule(name: str) -> Any:
         return get_rule(name)
     except ConfigError as exc:
         raise ConfigError(f"--rule: {exc}") from None
-
-
-def label_of(index: int) -> str:
-    from agora.transcript import label
-
-    return label(index)
 
 
 def _persona(name: str | None) -> PersonaModel | None:
@@ -443,16 +432,12 @@ def _read_evidence(path: Path | None) -> str | None:
         raise ConfigError(f"--evidence: {path}: {exc.strerror}") from None
 
 
-def _direct(the_judge: Judge) -> Any:
-    from agora.protocols import direct_qa
+def _run(work: Awaitable[Any]) -> dict[str, Any]:
+    """Run ``work`` (a graph invocation, a probe run) to completion, then close every backend opened."""
 
-    return direct_qa(the_judge)
-
-
-def _run(graph: Any, state: dict[str, Any]) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         try:
-            return dict(await graph.ainvoke(state))
+            return dict(await work)
         finally:
             for backend in _opened:
                 await backend.aclose()
