@@ -1,0 +1,1 @@
+"""Running scenarios: the runner, its executors, the run store and the response cache."""
