@@ -1,28 +1,27 @@
 """Probes for ``agora probe``: how often a judge falls for each deception-robustness check over a data set.
 
-Each row of a data set (LLMBar natural, EvalBiasBench, TruthfulQA) becomes a ``ProbeItem`` whose ``good``
-answer is the gold one. Rows that cannot be used are reported with where they are, never dropped silently.
+Each item of a data set (LLMBar natural, EvalBiasBench, TruthfulQA, read by ``agora.loaders``) becomes a
+``ProbeItem`` whose ``good`` answer is the gold one. Rows that cannot be used are reported with where they are,
+never dropped silently.
 Rates count only the probes that ran to a verdict: a verdict that fails to parse is an error, counted apart.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agora.aggregation.checks import probe_check
 from agora.errors import ConfigError, VerdictParseError
+from agora.items import Item, Malformed
+from agora.loaders import Source, read
 from agora.state import View
 from agora.types import Verdict
 
 if TYPE_CHECKING:
     from agora.protocols.nodes import Decider
-
-TRUTHFULQA_COLUMNS = ("Question", "Best Answer", "Best Incorrect Answer")
 
 
 @dataclass(frozen=True)
@@ -113,14 +112,6 @@ async def run_probes(
 
 
 @dataclass(frozen=True)
-class Malformed:
-    """A row that could not be used: where it is (``file:index``, 0-based) and why."""
-
-    source: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class Loaded:
     """The items of a data set and the rows that could not be used."""
 
@@ -128,107 +119,44 @@ class Loaded:
     malformed: tuple[Malformed, ...]
 
 
-def load_items(path: Path) -> Loaded:
-    """The items of ``path``, by its shape: a CSV is TruthfulQA, a JSON list LLMBar, a JSON object EvalBiasBench."""
-    if path.suffix == ".csv":
-        return load_truthfulqa(path)
-    data = _read_json(path)
-    if isinstance(data, list):
-        return _llmbar(path, data)
-    if isinstance(data, dict):
-        return _evalbiasbench(path, data)
-    raise ConfigError(f"{path}: expected a JSON list (LLMBar) or object (EvalBiasBench), got {type(data).__name__}")
+def probe_items(rows: Iterable[Item | Malformed]) -> Loaded:
+    """The probe pairs of ``rows`` (from ``agora.loaders.read``): the gold answer is ``good``, the other ``bad``.
 
-
-def load_llmbar(path: Path) -> Loaded:
-    """LLMBar rows ``{input, output_1, output_2, label}``: ``label`` (1 or 2) names the output that is good."""
-    data = _read_json(path)
-    if not isinstance(data, list):
-        raise ConfigError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
-    return _llmbar(path, data)
-
-
-def load_evalbiasbench(path: Path) -> Loaded:
-    """EvalBiasBench ``{bias: [{instruction, response1, response2, label}]}``; sources are ``file:bias:index``."""
-    data = _read_json(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object of bias -> rows, got {type(data).__name__}")
-    return _evalbiasbench(path, data)
-
-
-def load_truthfulqa(path: Path) -> Loaded:
-    """TruthfulQA CSV rows: the question, its best answer (good) and its best incorrect answer (bad)."""
-    try:
-        with path.open(newline="", encoding="utf-8") as file:
-            reader = csv.DictReader(file)
-            missing = [c for c in TRUTHFULQA_COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise ConfigError(f"{path}: missing columns {', '.join(missing)}")
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"{path}: cannot read the CSV: {exc}") from None
-    return _collect(
-        ((f"{path.name}:{i}", row) for i, row in enumerate(rows)), lambda s, row: _pair(s, row, *TRUTHFULQA_COLUMNS)
-    )
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the data set: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-
-
-def _llmbar(path: Path, data: list[Any]) -> Loaded:
-    return _collect(
-        ((f"{path.name}:{i}", row) for i, row in enumerate(data)),
-        lambda s, row: _pair(s, row, "input", "output_1", "output_2", "label"),
-    )
-
-
-def _evalbiasbench(path: Path, data: dict[str, Any]) -> Loaded:
-    bad = [bias for bias, rows in data.items() if not isinstance(rows, list)]
-    if bad:
-        raise ConfigError(f"{path}: the rows of bias {bad[0]!r} are not a list")
-    rows = ((f"{path.name}:{bias}:{i}", row) for bias, group in data.items() for i, row in enumerate(group))
-    return _collect(rows, lambda s, row: _pair(s, row, "instruction", "response1", "response2", "label"))
-
-
-def _collect(rows: Iterable[tuple[str, Any]], convert: Callable[[str, Any], ProbeItem]) -> Loaded:
-    """Every row converted, or reported with the ``ValueError`` that ``convert`` raised for it."""
+    An item without a gold answer or with other than two answers cannot be probed: it is malformed.
+    """
     items, malformed = [], []
-    for source, row in rows:
-        try:
-            items.append(convert(source, row))
-        except ValueError as exc:
-            malformed.append(Malformed(source, str(exc)))
+    for row in rows:
+        if isinstance(row, Malformed):
+            malformed.append(row)
+        elif row.gold is None:
+            malformed.append(Malformed(row.source, "no gold answer to probe with"))
+        elif len(row.answers) != 2:
+            malformed.append(Malformed(row.source, f"a probe needs two answers, got {len(row.answers)}"))
+        else:
+            good, bad = row.answers[row.gold], row.answers[1 - row.gold]
+            items.append(ProbeItem(question=row.question, good=good, bad=bad, source=row.source))
     return Loaded(tuple(items), tuple(malformed))
 
 
-def _pair(source: str, row: Any, question: str, first: str, second: str, label: str | None = None) -> ProbeItem:
-    """The item of ``row`` from the cells named ``question``, ``first``, ``second`` (answers) and ``label`` (1 or 2:
-    the good answer); with no label cell the first answer is the good one.
+def load_items(path: Path, loader: str | None = None) -> Loaded:
+    """The probe pairs of ``path`` read by ``loader`` (see ``agora.loaders``), by default the one its shape names:
+    a CSV is TruthfulQA, a JSON object EvalBiasBench, a JSONL file generic, anything else a pairwise (LLMBar) list.
 
     Raises:
-        ValueError: a cell is missing or empty, the label is not 1 or 2, or the answers are the same.
+        ConfigError: an unknown loader, or a file that is missing or cannot be parsed.
     """
-    if not isinstance(row, dict):
-        raise ValueError(f"a row must be an object, got {type(row).__name__}")
-    gold = 1 if label is None else row.get(label)
-    if isinstance(gold, bool) or gold not in (1, 2):
-        raise ValueError(f"{label!r} must be 1 or 2, got {gold!r}")
-    one, two = _text(row, first), _text(row, second)
-    good, bad = (one, two) if gold == 1 else (two, one)
-    if good.strip() == bad.strip():
-        raise ValueError("the two answers are the same")
-    return ProbeItem(question=_text(row, question), good=good, bad=bad, source=source)
+    return probe_items(read(Source(loader or shape_loader(path), path, shuffle=False)))
 
 
-def _text(row: dict[str, Any], key: str) -> str:
-    """The non-empty string in cell ``key`` of ``row``; a ``ValueError`` otherwise."""
-    value = row.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{key!r} is missing or empty")
-    return value
+def shape_loader(path: Path) -> str:
+    """The loader for a probe data file by its shape (a file that cannot be read is left for the loader to report)."""
+    if path.suffix == ".csv":
+        return "truthfulqa"
+    if path.suffix == ".jsonl":
+        return "jsonl"
+    try:
+        with path.open(encoding="utf-8-sig") as file:
+            head = file.read(4096).lstrip()
+    except (OSError, UnicodeDecodeError):
+        return "pairwise"
+    return "evalbiasbench" if head.startswith("{") else "pairwise"

@@ -93,10 +93,15 @@ CATALOGUE: dict[str, GGUFModel] = {
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 
-def cache_dir() -> Path:
-    """Where assembled models live: ``$AGORA_CACHE_DIR/models`` or ``~/.cache/agora/models``."""
+def agora_cache() -> Path:
+    """agora's cache directory: ``$AGORA_CACHE_DIR``, else ``$XDG_CACHE_HOME/agora`` or ``~/.cache/agora``."""
     root = os.environ.get("AGORA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
-    return Path(root) / "models"
+    return Path(root)
+
+
+def cache_dir() -> Path:
+    """Where assembled models live: ``agora_cache() / "models"``."""
+    return agora_cache() / "models"
 
 
 def catalogue_model(name: str) -> GGUFModel:

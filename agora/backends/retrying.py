@@ -1,4 +1,4 @@
-"""Retries, per-call timeouts and the one log event per model call, wrapped around any backend."""
+"""Retries, per-call timeouts, provider limits, meters and the one log event per model call, around any backend."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from agora.backends.base import Backend
+from agora import meter
+from agora.backends.base import Backend, Wrapper
 from agora.errors import AgoraError, BackendTimeout
 from agora.log import get_logger
 from agora.types import Completion, Message, OutputSchema, Settings
+
+if TYPE_CHECKING:
+    from agora.runner.limits import Gate
 
 log = get_logger("agora.model")
 
@@ -33,17 +38,19 @@ class RetryPolicy:
         return backoff * (1 + self.jitter * random.random())
 
 
-class Retrying(Backend):
-    """Wraps a backend: bounds each call by ``settings.timeout``, retries transient errors, logs."""
+class Retrying(Wrapper):
+    """Wraps a backend: bounds each call by ``settings.timeout``, retries transient errors, counts, logs.
 
-    def __init__(self, inner: Backend, policy: RetryPolicy = RetryPolicy()) -> None:
-        super().__init__(inner.model)
-        self.inner = inner
+    With a ``gate`` (the provider's limits), each attempt holds a slot of it while the inner call runs, and
+    only then: not while it waits for the slot, nor while it sleeps before a retry. The timeout bounds the inner
+    call alone, so a call queued behind others never times out for it; a call that times out frees its slot.
+    Completed calls and their tokens, retries and failures count to the active ``agora.meter`` meters.
+    """
+
+    def __init__(self, inner: Backend, policy: RetryPolicy = RetryPolicy(), gate: Gate | None = None) -> None:
+        super().__init__(inner)
         self.policy = policy
-
-    @property
-    def spec(self) -> str:
-        return self.inner.spec
+        self.gate = gate
 
     async def complete(
         self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
@@ -52,21 +59,37 @@ class Retrying(Backend):
         retries = 0
         while True:
             try:
-                try:
-                    completion = await asyncio.wait_for(
-                        self.inner.complete(messages, settings, schema), settings.timeout
-                    )
-                except asyncio.TimeoutError:
-                    raise BackendTimeout(f"{self.spec}: no reply within {settings.timeout:g} s") from None
+                completion = await self._attempt(messages, settings, schema)
             except AgoraError as exc:
                 if not getattr(exc, "retryable", False) or retries >= self.policy.max_retries:
+                    meter.count_failure()
                     self._log(start, retries, schema, error=exc)
                     raise
                 retries += 1
+                meter.count_retry()
                 await asyncio.sleep(self.policy.delay(retries, getattr(exc, "retry_after", None)))
                 continue
+            meter.count_call(completion)
             self._log(start, retries, schema, completion=completion)
             return completion.model_copy(update={"retries": retries}) if retries else completion
+
+    async def _attempt(
+        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None
+    ) -> Completion:
+        """One try: a slot of the gate (waited for without a timeout), then the inner call bounded by the timeout."""
+        if self.gate is None:
+            return await self._call(messages, settings, schema)
+        async with self.gate.slot(self.gate.estimate(messages, settings)) as slot:
+            completion = await self._call(messages, settings, schema)
+            if completion.usage.total_tokens:  # a backend that reports no usage keeps its estimate
+                slot.settle(completion.usage.total_tokens)
+            return completion
+
+    async def _call(self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> Completion:
+        try:
+            return await asyncio.wait_for(self.inner.complete(messages, settings, schema), settings.timeout)
+        except asyncio.TimeoutError:
+            raise BackendTimeout(f"{self.spec}: no reply within {settings.timeout:g} s") from None
 
     def _log(
         self,
@@ -93,9 +116,3 @@ class Retrying(Backend):
             )
         else:
             log.warning("model.call", **fields, error=f"{type(error).__name__}: {error}")
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    def __repr__(self) -> str:
-        return f"<Retrying {self.inner!r}>"

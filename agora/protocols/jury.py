@@ -129,6 +129,15 @@ class Jury:
         builder.add_edge("aggregate", "checks")
         builder.add_edge("checks", exit_)
 
+    @property
+    def name(self) -> str:
+        """The foreperson's name (the first juror): who speaks for the jury."""
+        return self.jurors[0].name
+
+    async def ask(self, seen: View) -> str:
+        """A question for a consultant (consultancy protocols), asked by the foreperson: the first juror."""
+        return await self.jurors[0].ask(seen)
+
     async def rule_on(self, seen: View) -> Decision:
         """The jury's decision on ``seen`` outside a graph: every juror, the policy and the rule (no checks)."""
         verdicts = await sit(self.jurors, self.spares, seen, self.policy)

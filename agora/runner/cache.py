@@ -1,0 +1,88 @@
+"""The response cache: completions in SQLite, keyed by model, messages, settings, seed and output schema.
+
+A rerun of a finished scenario is served from here without a model call, and a resumed run re-bills no call
+that completed before the crash: each completion is committed as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from agora import meter
+from agora.backends.base import Backend, Wrapper
+from agora.types import Completion, Message, OutputSchema, Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    completion TEXT NOT NULL
+)
+"""
+
+
+class ResponseCache:
+    """A SQLite file of completions, shared by every backend of a run (and by runs, processes and Ray workers)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(SCHEMA)
+
+    @staticmethod
+    def key(model: str, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> str:
+        """The cache key of a call; the timeout is transport, not content, and is left out."""
+        request = {
+            "model": model,
+            "messages": [[m.role, m.content] for m in messages],
+            "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "timeout"},
+            "schema": [schema.name, schema.json_schema] if schema else None,
+        }
+        return hashlib.sha256(json.dumps(request, sort_keys=True, default=list).encode()).hexdigest()
+
+    def get(self, key: str) -> Completion | None:
+        """The completion stored under ``key``, if any."""
+        row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
+        return Completion.model_validate_json(row[0]) if row else None
+
+    def put(self, key: str, completion: Completion) -> None:
+        """Store ``completion`` under ``key`` (committed at once)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)",
+            (key, completion.model, completion.model_dump_json()),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+class Cached(Wrapper):
+    """Serves a call from ``cache`` when it was made before; otherwise calls ``inner`` and stores the completion."""
+
+    def __init__(self, inner: Backend, cache: ResponseCache) -> None:
+        super().__init__(inner)
+        self.cache = cache
+
+    async def complete(
+        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
+    ) -> Completion:
+        key = self.cache.key(self.spec, messages, settings, schema)
+        hit = self.cache.get(key)
+        if hit is not None:
+            meter.count_cached(hit)
+            return hit
+        completion = await self.inner.complete(messages, settings, schema)
+        self.cache.put(key, completion.model_copy(update={"retries": 0}))
+        return completion

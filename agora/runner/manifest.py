@@ -1,0 +1,69 @@
+"""What a run records about itself so that it can be reproduced: versions, git sha, model file hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGES = ("agora", "langgraph", "langchain-core", "pydantic", "openai", "anthropic", "llama-cpp-python", "ray")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def versions() -> dict[str, str | None]:
+    """Python and the installed version of each package that shapes a run (``None`` when absent)."""
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def git_sha() -> str | None:
+    """The commit of the agora checkout running, with ``-dirty`` when it has changes; ``None`` outside git."""
+    if not (REPO / ".git").exists():
+        return None
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if dirty else "")
+
+
+def model_hash(spec: str) -> str | None:
+    """The sha256 of the weights behind a ``local`` spec (pinned for catalogue models); ``None`` for remote ones."""
+    kind, _, rest = spec.partition(":")
+    if kind != "local":
+        return None
+    from agora.weights import CATALOGUE, DEFAULT_MODEL
+
+    name = rest or DEFAULT_MODEL
+    if name in CATALOGUE:
+        return CATALOGUE[name].sha256
+    path = Path(name).expanduser()
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def command() -> list[str]:
+    """The command line of this process."""
+    return list(sys.argv)

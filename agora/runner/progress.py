@@ -1,0 +1,78 @@
+"""What a run shows on the terminal: a live progress line while it runs, the results table when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from agora.runner.record import Record
+from agora.runner.run import Run, Tally
+from agora.runner.summary import summarize
+
+
+def execute(run: Run, console: Console) -> Tally:
+    """Run ``run`` under a live progress bar: tasks done, calls, tokens, errors, retries, ETA.
+
+    Raises:
+        KeyboardInterrupt: after the store was left consistent; the caller prints how to resume.
+    """
+    total = run.total()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(run.scenario.name, total=total, stats="")
+
+        def advance(record: Record, tally: Tally) -> None:
+            stats = (
+                f"calls {tally.calls} · cached {tally.cached} · tokens {tally.tokens} · "
+                f"errors {tally.errors} · retries {tally.retries}"
+            )
+            progress.update(bar, completed=tally.ok + tally.errors + tally.skipped, stats=stats)
+
+        return asyncio.run(run.execute(advance))
+
+
+def results_table(records: Any, title: str) -> list[Table]:
+    """The accuracy table (protocol × judge) and, for probes, the rate table."""
+    rows, probes = summarize(records)
+    tables = []
+    if rows:
+        table = Table("protocol", "judge", "accuracy", "correct / decided", "abstained", "n", "errors", title=title)
+        for r in rows:
+            accuracy = "-" if r.accuracy is None else f"{r.accuracy:.1%}"
+            table.add_row(
+                r.protocol, r.judge, accuracy, f"{r.correct} / {r.n - r.abstained}", str(r.abstained), str(r.n),
+                str(r.errors),
+            )  # fmt: skip
+        tables.append(table)
+    if probes:
+        table = Table("probe", "judge", "rate fooled", "fell / n", "skipped", title=f"{title}: probes")
+        for p in probes:
+            rate = "-" if p.rate is None else f"{p.rate:.2f}"
+            table.add_row(p.check, p.judge, rate, f"{p.fell} / {p.n}", str(p.skipped))
+        tables.append(table)
+    return tables
+
+
+def report_end(run: Run, tally: Tally, console: Console, seconds: float) -> None:
+    """The results table and one line of totals."""
+    for table in results_table(run.store.records(), run.scenario.name):
+        console.print(table)
+    console.print(
+        f"{tally.ok + tally.errors} tasks run ({tally.errors} failed, {tally.skipped} already done, "
+        f"{tally.malformed} malformed rows) · {tally.calls} model calls, {tally.cached} from cache, "
+        f"{tally.retries} retries, {tally.tokens} tokens · {seconds:.1f} s"
+    )
+    console.print(f"results: {Path(run.directory) / 'results.jsonl'}")

@@ -1,0 +1,245 @@
+"""A run: a scenario's tasks (every item under every protocol) executed into a run directory.
+
+Items stream from the loaders; at most ``concurrency`` tasks are in flight, so memory does not grow with the
+data set. Each task ends in a record (a result or an explicit error) committed to the run store as it completes.
+``resume`` reopens a run directory and does only the tasks without a record: exactly once, and calls that
+completed before a crash come from the response cache, so none is billed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from agora.errors import ConfigError
+from agora.items import Item, Malformed
+from agora.loaders import Source, read
+from agora.log import get_logger
+from agora.runner import manifest
+from agora.runner.cache import ResponseCache
+from agora.runner.record import Record, task_key
+from agora.runner.store import RunStore
+from agora.runner.study import Study
+from agora.scenarios import Scenario
+from agora.weights import agora_cache
+
+log = get_logger("agora.runner")
+
+Executor = Literal["local", "ray"]
+RunTask = Callable[[Item, str], Awaitable[Record]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line changes in a scenario (kept in the manifest, so that ``resume`` does the same)."""
+
+    model: str | None = None
+    limit: int | None = None
+    seed: int | None = None
+    concurrency: int | None = None
+    executor: Executor = "local"
+    ray_address: str | None = None
+
+
+@dataclass
+class Tally:
+    """What a run did so far: tasks recorded (ok, error), tasks found already done, rows malformed, usage."""
+
+    ok: int = 0
+    errors: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    calls: int = 0
+    cached: int = 0
+    retries: int = 0
+    tokens: int = 0
+
+    def add(self, record: Record) -> None:
+        if record.status == "ok":
+            self.ok += 1
+        else:
+            self.errors += 1
+        usage = record.usage
+        self.calls += usage.get("calls", 0)
+        self.cached += usage.get("cached", 0)
+        self.retries += usage.get("retries", 0)
+        self.tokens += usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+
+
+def items(scenario: Scenario, limit: int | None = None) -> Iterator[Item | Malformed]:
+    """The scenario's items, source after source (ids prefixed ``name/`` when there are several); ``limit`` in all."""
+    several = len(scenario.data) > 1
+    taken = 0
+    for spec in scenario.data:
+        source = Source(
+            loader=spec.loader,
+            path=spec.path,
+            fields=spec.fields,
+            limit=spec.limit,
+            sample=spec.sample,
+            seed=scenario.seed if spec.seed is None else spec.seed,
+            on_malformed=spec.on_malformed,
+            shuffle=spec.shuffle,
+            name=spec.name or (spec.path.stem if several else None),
+            max_evidence_chars=spec.max_evidence_chars,
+        )
+        for entry in read(source):
+            if isinstance(entry, Item):
+                if limit is not None and taken >= limit:
+                    return
+                taken += 1
+            yield entry
+
+
+def open_cache(scenario: Scenario, directory: Path) -> ResponseCache:
+    """The response cache: shared (``$AGORA_CACHE_DIR/responses.sqlite``), a given file, or private to the run."""
+    if scenario.cache is True:
+        return ResponseCache(agora_cache() / "responses.sqlite")
+    if scenario.cache is False:
+        return ResponseCache(directory / "calls.sqlite")
+    return ResponseCache(Path(scenario.cache))
+
+
+def default_directory(scenario: Scenario) -> Path:
+    """``runs/NAME-YYYYmmdd-HHMMSS`` under the current directory."""
+    return Path("runs") / f"{scenario.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+class Run:
+    """One run directory: its scenario, options, store and cache."""
+
+    def __init__(self, directory: Path, scenario: Scenario, options: Options, store: RunStore) -> None:
+        self.directory = directory
+        self.scenario = scenario
+        self.options = options
+        self.store = store
+        self.tally = Tally()
+
+    @classmethod
+    def create(
+        cls, scenario: Scenario, options: Options, directory: Path | None = None, source: Path | None = None
+    ) -> Run:
+        """A new run of ``scenario`` in ``directory`` (which must not hold a run already)."""
+        directory = directory or scenario.output or default_directory(scenario)
+        if (directory / "run.sqlite").exists():
+            raise ConfigError(f"{directory}: already holds a run; resume it with: agora resume {directory}")
+        store = RunStore(directory, create=True)
+        specs = {scenario.models.of(r) for r in ("debater", "consultant", "judge")} | {
+            j.model for j in scenario.judges if j.model
+        }
+        if options.model:
+            specs = {options.model}
+        store.set_manifest(
+            scenario=scenario.model_dump(mode="json"),
+            scenario_file=str(source) if source else None,
+            scenario_digest=scenario.digest(),
+            options=asdict(options),
+            seed=scenario.seed if options.seed is None else options.seed,
+            versions=manifest.versions(),
+            git=manifest.git_sha(),
+            models={spec: manifest.model_hash(spec) for spec in sorted(specs)},
+            command=manifest.command(),
+            created=datetime.now(timezone.utc).isoformat(),
+            status="running",
+        )
+        return cls(directory, scenario, options, store)
+
+    @classmethod
+    def open(cls, directory: Path) -> Run:
+        """The run in ``directory``, to resume."""
+        store = RunStore(directory)
+        saved = store.manifest()
+        try:
+            scenario = Scenario.model_validate(saved["scenario"])
+            options = Options(**saved["options"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{directory}: the manifest cannot be read: {exc}".replace("\n", " ")) from None
+        return cls(directory, scenario, options, store)
+
+    def total(self) -> int:
+        """How many tasks the run has in all (items are counted by streaming them, not by holding them)."""
+        n_items = sum(1 for entry in items(self.scenario, self.options.limit) if isinstance(entry, Item))
+        return n_items * len(self.scenario.protocols)
+
+    async def execute(self, on_record: Callable[[Record, Tally], None] = lambda r, t: None) -> Tally:
+        """Do every task without a record; returns the tally. Interrupted, it leaves the store consistent."""
+        cache = open_cache(self.scenario, self.directory)
+        study = Study(self.scenario, model=self.options.model, seed=self.options.seed, cache=cache)
+        runner: Any = None
+        run_task: RunTask = study.run
+        if self.options.executor == "ray":
+            from agora.runner.ray import RayPool
+
+            runner = RayPool(self.scenario, self.options, cache.path)
+            run_task = runner.run
+        self.store.set_manifest(status="running")
+        status = "interrupted"
+        try:
+            await self._schedule(run_task, self.options.concurrency or self.scenario.concurrency, on_record)
+            status = "finished"
+        finally:
+            self.store.set_manifest(
+                status=status, finished=datetime.now(timezone.utc).isoformat(), counts=self.store.counts()
+            )
+            self.store.export()
+            await study.aclose()
+            if runner is not None:
+                runner.close()
+            cache.close()
+        return self.tally
+
+    async def _schedule(self, run_task: RunTask, concurrency: int, on_record: Callable[[Record, Tally], None]) -> None:
+        pending: set[asyncio.Task[None]] = set()
+
+        async def one(item: Item, protocol: str) -> None:
+            start = time.perf_counter()
+            try:
+                record = await run_task(item, protocol)
+            except Exception as exc:  # a bug or a lost worker still ends in a record, never in a lost task
+                log.error("task.failed", task=task_key(protocol, item.id), error=repr(exc))
+                record = Record(
+                    key=task_key(protocol, item.id),
+                    item=item.id,
+                    protocol=protocol,
+                    status="error",
+                    error=f"{type(exc).__name__}: {exc}",
+                    gold=item.gold,
+                    seconds=round(time.perf_counter() - start, 4),
+                )
+            self.store.put(record)
+            self.tally.add(record)
+            on_record(record, self.tally)
+
+        try:
+            for entry in items(self.scenario, self.options.limit):
+                if isinstance(entry, Malformed):
+                    self.store.add_malformed(entry)
+                    self.tally.malformed += 1
+                    continue
+                self.store.add_item(entry)
+                for protocol in (p.name for p in self.scenario.protocols):
+                    if self.store.has(task_key(protocol, entry.id)):
+                        self.tally.skipped += 1
+                        continue
+                    while len(pending) >= concurrency:
+                        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                        for task in done:
+                            task.result()
+                    pending.add(asyncio.create_task(one(entry, protocol)))
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
