@@ -12,7 +12,9 @@ from agora.errors import (
     RateLimited,
     VerdictParseError,
 )
+from agora.items import Item
 from agora.personas import Persona, load_persona
+from agora.scenarios import Scenario, load_scenario
 from agora.structured import ask_structured
 from agora.types import Completion, Message, Settings, Usage, Verdict
 
@@ -25,11 +27,13 @@ __all__ = [
     "Completion",
     "ConfigError",
     "ExecutionError",
+    "Item",
     "Judge",
     "Message",
     "Persona",
     "RateLimited",
     "RetryPolicy",
+    "Scenario",
     "Settings",
     "Usage",
     "Verdict",
@@ -37,5 +41,6 @@ __all__ = [
     "ask_structured",
     "backend",
     "load_persona",
+    "load_scenario",
     "resolve_model",
 ]

@@ -16,7 +16,7 @@ PUBLIC = {
     "AgoraError", "Backend", "BackendError", "BackendTimeout", "BackendUnavailable", "Completion",
     "ConfigError", "ExecutionError", "Judge", "Message", "Persona", "RateLimited", "RetryPolicy",
     "Settings", "Usage", "VerdictParseError", "Verdict", "ask_structured", "backend", "load_persona",
-    "resolve_model",
+    "resolve_model", "Item", "Scenario", "load_scenario",
 }  # fmt: skip
 
 

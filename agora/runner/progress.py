@@ -14,6 +14,8 @@ from agora.runner.record import Record
 from agora.runner.run import Run, Tally
 from agora.runner.summary import summarize
 
+MALFORMED_SHOWN = 10
+
 
 def execute(run: Run, console: Console) -> Tally:
     """Run ``run`` under a live progress bar: tasks done, calls, tokens, errors, retries, ETA.
@@ -49,7 +51,7 @@ def results_table(records: Any, title: str) -> list[Table]:
     rows, probes = summarize(records)
     tables = []
     if rows:
-        table = Table("protocol", "judge", "accuracy", "correct / decided", "abstained", "n", "errors", title=title)
+        table = Table("protocol", "judge", "accuracy", "correct / decided", "undecided", "n", "errors", title=title)
         for r in rows:
             accuracy = "-" if r.accuracy is None else f"{r.accuracy:.1%}"
             table.add_row(
@@ -75,4 +77,9 @@ def report_end(run: Run, tally: Tally, console: Console, seconds: float) -> None
         f"{tally.malformed} malformed rows) · {tally.calls} model calls, {tally.cached} from cache, "
         f"{tally.retries} retries, {tally.tokens} tokens · {seconds:.1f} s"
     )
+    malformed = run.store.malformed()
+    for row in malformed[:MALFORMED_SHOWN]:
+        console.print(f"malformed row {row.source}: {row.reason}", markup=False)
+    if len(malformed) > MALFORMED_SHOWN:
+        console.print(f"... and {len(malformed) - MALFORMED_SHOWN} more malformed rows (in {run.store.path})")
     console.print(f"results: {Path(run.directory) / 'results.jsonl'}")
