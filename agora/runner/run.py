@@ -194,9 +194,9 @@ class Run:
         return self.tally
 
     async def _schedule(self, run_task: RunTask, concurrency: int, on_record: Callable[[Record, Tally], None]) -> None:
-        pending: set[asyncio.Task[None]] = set()
+        pending: set[asyncio.Task[Record]] = set()
 
-        async def one(item: Item, protocol: str) -> None:
+        async def one(item: Item, protocol: str) -> Record:
             start = time.perf_counter()
             try:
                 record = await run_task(item, protocol)
@@ -213,7 +213,13 @@ class Run:
                 )
             self.store.put(record)
             self.tally.add(record)
-            on_record(record, self.tally)
+            return record
+
+        def harvest(done: set[asyncio.Task[Record]]) -> None:
+            # The callback runs in this task, not in the worker's: whatever it raises (Ctrl-C included)
+            # unwinds through the finally clauses below and leaves the store consistent.
+            for task in done:
+                on_record(task.result(), self.tally)
 
         try:
             for entry in items(self.scenario, self.options.limit):
@@ -228,13 +234,11 @@ class Run:
                         continue
                     while len(pending) >= concurrency:
                         done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                        for task in done:
-                            task.result()
+                        harvest(done)
                     pending.add(asyncio.create_task(one(entry, protocol)))
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()
+                harvest(done)
         finally:
             for task in pending:
                 task.cancel()
