@@ -1,0 +1,167 @@
+"""Every metric of a run, read from its run store alone: no model calls, and a partial run gives partial figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agora.metrics.accuracy import Outcome, accuracy, risk_coverage, selective
+from agora.metrics.agreement import cohen_kappa, jury_agreement, percent
+from agora.metrics.calibration import calibration
+from agora.metrics.paired import paired
+from agora.metrics.ranking import Match, ratings
+from agora.metrics.robustness import robustness
+from agora.metrics.types import Headline, JuryAgreement, Paired, RunMetrics
+from agora.runner.record import Record
+from agora.runner.store import RunStore
+from agora.runner.summary import DECISION
+
+
+@dataclass
+class _Seat:
+    """What one judge (or the seat's decision) did under one protocol: item → outcome and choice."""
+
+    persona: str | None = None
+    model: str | None = None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    choices: dict[str, int | None] = field(default_factory=dict)
+    gold: dict[str, int] = field(default_factory=dict)
+    probability: dict[str, float] = field(default_factory=dict)  # the decision rule's own, where it gives one
+
+
+def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -> RunMetrics:
+    """The metrics of the run in ``store``.
+
+    ``threshold`` (stated confidence, 0-100) sets the coverage and selective accuracy of the headline; by default
+    it is the scenario's ``jury.min_confidence``. ``seed`` fixes every bootstrap.
+    """
+    manifest = store.manifest()
+    scenario = _scenario(manifest)
+    if threshold is None:
+        threshold = float((scenario.get("jury") or {}).get("min_confidence", 0) or 0)
+    records = list(store.records())
+    seats, errors = _seats(records)
+    order = {p.get("name"): i for i, p in enumerate(scenario.get("protocols", []))}  # as the scenario lists them
+    seats = dict(sorted(seats.items(), key=lambda kv: order.get(kv[0][0], len(order))))
+    headline = tuple(
+        _headline(protocol, judge, seat, threshold, errors.get(protocol, 0), seed)
+        for (protocol, judge), seat in seats.items()
+    )
+    protocols = list(dict.fromkeys(protocol for protocol, _ in seats))
+    return RunMetrics(
+        name=str(scenario.get("name", store.directory.name)),
+        partial=manifest.get("status") != "finished",
+        tasks=len(records),
+        errors=sum(errors.values()),
+        headline=headline,
+        paired=_paired(seats, protocols, seed),
+        agreement=_agreement(seats, protocols),
+        robustness=robustness(records, seed=seed),
+        ratings=ratings(_matches(records), seed=seed),
+        manifest=manifest,
+    )
+
+
+def _seats(records: Iterable[Record]) -> tuple[dict[tuple[str, str], _Seat], dict[str, int]]:
+    seats: dict[tuple[str, str], _Seat] = {}
+    errors: dict[str, int] = {}
+    for record in records:
+        if record.status == "error":
+            errors[record.protocol] = errors.get(record.protocol, 0) + 1
+            continue
+        if record.gold is None or record.decision is None:
+            continue
+        for verdict in {v.judge: v for v in record.verdicts}.values():  # a judge's last word on the item
+            seat = seats.setdefault((record.protocol, verdict.judge), _Seat(verdict.persona, verdict.model))
+            _note(seat, record, verdict.choice, verdict.confidence)
+        decision = record.decision
+        seat = seats.setdefault((record.protocol, DECISION), _Seat())
+        outcome = decision.outcome if isinstance(decision.outcome, int) else None
+        confidence = decision.confidence
+        if confidence is None and decision.probability is not None:
+            confidence = 100 * decision.probability
+        _note(seat, record, outcome, confidence)
+        if outcome is not None and decision.probability is not None:
+            seat.probability[record.item] = decision.probability
+    for protocol in errors:
+        seats.setdefault((protocol, DECISION), _Seat())
+    return seats, errors
+
+
+def _note(seat: _Seat, record: Record, choice: int | None, confidence: float | None) -> None:
+    assert record.gold is not None
+    seat.gold[record.item] = record.gold
+    seat.choices[record.item] = choice
+    seat.outcomes[record.item] = None if choice is None else (confidence or 0.0, choice == record.gold)
+
+
+def _headline(protocol: str, judge: str, seat: _Seat, threshold: float, errors: int, seed: int) -> Headline:
+    outcomes = list(seat.outcomes.values())
+    decided = [(choice, seat.gold[item]) for item, choice in seat.choices.items() if choice is not None]
+    stated = [seat.probability.get(item, o[0] / 100) for item, o in seat.outcomes.items() if o is not None]
+    choices, golds = [c for c, _ in decided], [g for _, g in decided]
+    coverage, selective_accuracy = selective(outcomes, threshold)
+    return Headline(
+        protocol=protocol,
+        judge=judge,
+        persona=seat.persona,
+        model=seat.model,
+        n=len(outcomes),
+        accuracy=accuracy(outcomes, seed=seed),
+        kappa=cohen_kappa(choices, golds),
+        percent_agreement=percent(choices, golds),
+        calibration=calibration(stated, [o[1] for o in outcomes if o is not None]),
+        risk_coverage=risk_coverage(outcomes),
+        coverage=coverage,
+        selective_accuracy=selective_accuracy,
+        threshold=threshold,
+        errors=errors,
+    )
+
+
+def _paired(seats: dict[tuple[str, str], _Seat], protocols: list[str], seed: int) -> tuple[Paired, ...]:
+    """Every pair of protocols, under every judge sitting in both (the seat's decision first)."""
+    found = []
+    judges = list(dict.fromkeys([DECISION, *(judge for _, judge in seats)]))
+    for i, a in enumerate(protocols):
+        for b in protocols[i + 1 :]:
+            for judge in judges:
+                if (a, judge) in seats and (b, judge) in seats:
+                    right_a, right_b = _right(seats[(a, judge)]), _right(seats[(b, judge)])
+                    if right_a and right_b:
+                        found.append(paired(right_a, right_b, a=a, b=b, judge=judge, seed=seed))
+    return tuple(found)
+
+
+def _right(seat: _Seat) -> dict[str, bool | None]:
+    return {item: None if o is None else o[1] for item, o in seat.outcomes.items()}
+
+
+def _agreement(seats: dict[tuple[str, str], _Seat], protocols: list[str]) -> tuple[JuryAgreement, ...]:
+    found = []
+    for protocol in protocols:
+        choices = {judge: seat.choices for (p, judge), seat in seats.items() if p == protocol and judge != DECISION}
+        if len(choices) >= 2:
+            found.append(jury_agreement(protocol, choices))
+    return tuple(found)
+
+
+def _matches(records: Iterable[Record]) -> list[Match]:
+    """(winner, loser) for every pair of debaters who argued different answers before a decisive judge."""
+    found: list[Match] = []
+    for record in records:
+        if record.status != "ok" or record.decision is None or len(record.sides) < 2:
+            continue
+        outcome = record.decision.outcome
+        if not isinstance(outcome, int):
+            continue
+        winners = [name for name, side in record.sides.items() if side == outcome]
+        losers = [name for name, side in record.sides.items() if side != outcome]
+        found += [(w, lose) for w in winners for lose in losers]
+    return found
+
+
+def _scenario(manifest: dict[str, Any]) -> dict[str, Any]:
+    scenario = manifest.get("scenario")
+    return scenario if isinstance(scenario, dict) else {}

@@ -1,0 +1,129 @@
+"""What the metrics of a run are: plain frozen values that reports render and ``agora compare`` sets side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic with its bootstrap confidence interval (``low``/``high`` ``None`` when ``n`` is too small)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One bin of a reliability diagram: stated confidence (0-1) against observed accuracy."""
+
+    lower: float
+    upper: float
+    mean_confidence: float | None
+    accuracy: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration of stated confidence: expected calibration error, Brier score, the diagram's bins."""
+
+    ece: float | None
+    brier: float | None
+    bins: tuple[Bin, ...]
+    n: int
+
+
+@dataclass(frozen=True)
+class RiskCoverage:
+    """Selective accuracy and coverage at each confidence threshold, and the area under the risk-coverage curve."""
+
+    thresholds: tuple[float, ...]
+    coverage: tuple[float, ...]
+    selective_accuracy: tuple[float | None, ...]
+    aurc: float | None
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A paired comparison of two protocols on the same items: ``a - b`` accuracy with its paired-bootstrap
+    interval, and McNemar's exact test on the discordant pairs (``a_only`` right only under a, ``b_only``)."""
+
+    a: str
+    b: str
+    judge: str
+    difference: Estimate
+    mcnemar_p: float | None
+    a_only: int
+    b_only: int
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One row of the headline table: a protocol judged by one judge (or the seat's ``decision``)."""
+
+    protocol: str
+    judge: str
+    persona: str | None
+    model: str | None
+    n: int
+    accuracy: Estimate
+    kappa: float | None  # Cohen's kappa against gold
+    percent_agreement: float | None  # with gold, for contrast with kappa
+    calibration: Calibration
+    risk_coverage: RiskCoverage
+    coverage: float | None  # at ``threshold``
+    selective_accuracy: float | None  # at ``threshold``
+    threshold: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class JuryAgreement:
+    """Agreement among the judges of one protocol: Fleiss' kappa, Krippendorff's alpha, pairwise Cohen's kappa."""
+
+    protocol: str
+    judges: tuple[str, ...]
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    pairwise_kappa: tuple[tuple[float | None, ...], ...]  # judges x judges
+    percent_agreement: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """How often one judge fell for one probe (check)."""
+
+    check: str
+    judge: str
+    rate: Estimate
+    skipped: int
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A player's (a debater's or a model's) Elo and Bradley-Terry strength, with bootstrap intervals."""
+
+    player: str
+    elo: Estimate
+    bradley_terry: Estimate
+    matches: int
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """Everything ``agora report`` shows about one run."""
+
+    name: str
+    partial: bool  # the run was still running, interrupted or crashed: some tasks have no record
+    tasks: int  # records read
+    errors: int
+    headline: tuple[Headline, ...]
+    paired: tuple[Paired, ...]
+    agreement: tuple[JuryAgreement, ...]
+    robustness: tuple[Robustness, ...]
+    ratings: tuple[Rating, ...]
+    manifest: dict[str, object] = field(default_factory=dict)
