@@ -172,3 +172,21 @@ def test_limit_and_seed_options(tmp_path: Path) -> None:
     store = run(path, tmp_path / "run", limit=2, seed=5).store
     assert sorted(r.item for r in store.records()) == ["q0", "q1"]
     assert store.manifest()["seed"] == 5
+
+
+def test_the_results_table_counts_an_undecided_item_as_not_right_as_the_report_does() -> None:
+    from agora.runner.summary import summarize
+    from agora.types import Decision, Verdict
+
+    def one(item: str, choice: int | None) -> Record:
+        verdict = Verdict(choice=choice, confidence=90, reasoning="r", judge="j", model="m", abstained=choice is None)
+        outcome = "inconclusive" if choice is None else choice
+        decision = Decision(outcome=outcome, rule="majority", votes=[0.0, 0.0])
+        return Record(
+            key=f"p/{item}", item=item, protocol="p", status="ok", gold=0, decision=decision, verdicts=[verdict]
+        )
+
+    rows, _ = summarize([one("a", 0), one("b", 1), one("c", None), one("d", 0)])
+    judge = next(r for r in rows if r.judge == "j")
+    assert (judge.n, judge.correct, judge.abstained) == (4, 2, 1)
+    assert judge.accuracy == 0.5 and judge.coverage == 0.75

@@ -25,9 +25,8 @@ class Row:
 
     @property
     def accuracy(self) -> float | None:
-        """Correct over the items decided (abstentions and errors excluded)."""
-        decided = self.n - self.abstained
-        return self.correct / decided if decided else None
+        """Correct over the items answered, an undecided one counting as not right (as in ``agora report``)."""
+        return self.correct / self.n if self.n else None
 
     @property
     def coverage(self) -> float | None:
