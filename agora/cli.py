@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agora.agents.judge import Judge
     from agora.backends import Backend
     from agora.personas import Persona as PersonaModel
+    from agora.reports import RunReport
     from agora.types import Settings, Verdict
 
 app = typer.Typer(
@@ -404,6 +405,80 @@ def scenarios(
         table.add_row(found.name, protocols, judges, data, "[green]ok[/green]")
     out.print(table)
     return 2 if bad else 0
+
+
+RunDir = Annotated[Path, typer.Argument(help="A run directory (finished, interrupted or still running).")]
+Format = Annotated[str, typer.Option("--format", help="md (Markdown) or html (one self-contained page).")]
+OutFile = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--out", help="Write the report to FILE (default: print it)."),
+]
+Threshold = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--threshold", help="Stated confidence (0-100) for coverage (default: the jury's min_confidence)."),
+]
+BootstrapSeed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap intervals.")]
+Render = TypeVar("Render", bound=Callable[..., str])
+
+
+@app.command()
+def report(
+    run_dir: RunDir,
+    format_: Format = "md",
+    out_file: OutFile = None,
+    threshold: Threshold = None,
+    seed: BootstrapSeed = 0,
+) -> None:
+    """Rebuild a run's report from its run store alone (no model calls); a partial run's is marked partial."""
+    from agora.reports import read_run, run_html, run_markdown
+
+    render = _format(format_, run_markdown, run_html)
+    found = read_run(run_dir, threshold=threshold, seed=seed)
+    _partial_warning(found)
+    _emit(render(found), out_file)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Run directory A.")],
+    run_b: Annotated[Path, typer.Argument(help="Run directory B.")],
+    format_: Format = "md",
+    out_file: OutFile = None,
+    threshold: Threshold = None,
+    seed: BootstrapSeed = 0,
+) -> None:
+    """Two runs' tables side by side, with the paired difference A - B on the items both have."""
+    from agora.reports import compare_html, compare_markdown, read_run
+
+    render = _format(format_, compare_markdown, compare_html)
+    a, b = (read_run(d, threshold=threshold, seed=seed) for d in (run_a, run_b))
+    _partial_warning(a)
+    _partial_warning(b)
+    _emit(render(a, b, seed=seed), out_file)
+
+
+def _format(name: str, markdown: Render, html: Render) -> Render:
+    """The renderer ``--format`` names."""
+    if name not in ("md", "html"):
+        raise ConfigError(f"--format: expected md or html, got {name!r}")
+    return markdown if name == "md" else html
+
+
+def _partial_warning(found: RunReport) -> None:
+    if found.partial:
+        print(f"agora: warning: {found.directory}: partial run (status {found.status})", file=sys.stderr)
+
+
+def _emit(text: str, path: Path | None) -> None:
+    """Print ``text``, or write it to ``path`` and say where."""
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out: {path}: {exc.strerror}") from None
+    print(f"wrote {path}", file=sys.stderr)
 
 
 def _execute(the_run: Any) -> int:

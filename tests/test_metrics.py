@@ -355,3 +355,24 @@ def test_measure_reads_a_run_store(tmp_path: Path) -> None:
     assert winners == {"debater_a": 5, "debater_b": 5}
     store.set_manifest(status="finished")
     assert not measure(store).partial
+
+
+def test_right_and_failed_probe_tasks_add_no_accuracy_row(tmp_path: Path) -> None:
+    from agora.metrics.measure import right
+
+    store = RunStore(tmp_path, create=True)
+    store.set_manifest(
+        status="finished",
+        scenario={"name": "d", "protocols": [{"name": "qa", "kind": "direct_qa"}, {"name": "p", "kind": "probes"}]},
+    )
+    store.put(record("i0", "qa", 0, 0, [("x", 1, 90.0)]))
+    store.put(record("i1", "qa", 1, "inconclusive", [("x", None, 90.0)]))
+    store.put(Record(key="p/i0", item="i0", protocol="p", status="error", error="boom"))
+    store.put(Record(key="qa/i2", item="i2", protocol="qa", status="error", error="boom"))
+    records = list(store.records())
+    assert right(records, "qa", "decision") == {"i0": True, "i1": None}
+    assert right(records, "qa", "x") == {"i0": False, "i1": None}
+    assert right(records, "p", "decision") == {}
+    metrics = measure(store)
+    assert [(h.protocol, h.judge, h.errors) for h in metrics.headline] == [("qa", "x", 1), ("qa", "decision", 1)]
+    assert metrics.errors == 2

@@ -41,7 +41,8 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
     if threshold is None:
         threshold = float((scenario.get("jury") or {}).get("min_confidence", 0) or 0)
     records = list(store.records())
-    seats, errors = _seats(records)
+    probes = {p.get("name") for p in scenario.get("protocols", []) if p.get("kind") == "probes"}
+    seats, errors = _seats(records, skip=probes)
     order = {p.get("name"): i for i, p in enumerate(scenario.get("protocols", []))}  # as the scenario lists them
     seats = dict(sorted(seats.items(), key=lambda kv: order.get(kv[0][0], len(order))))
     headline = tuple(
@@ -63,8 +64,20 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
     )
 
 
-def _seats(records: Iterable[Record]) -> tuple[dict[tuple[str, str], _Seat], dict[str, int]]:
-    seats: dict[tuple[str, str], _Seat] = {}
+def right(records: Iterable[Record], protocol: str, judge: str) -> dict[str, bool | None]:
+    """Item id → whether ``judge`` (or the seat's ``decision``) was right under ``protocol``; ``None`` when it did
+    not decide. Only items with gold and a result count, as in the headline's accuracy."""
+    seat = _seats(r for r in records if r.protocol == protocol)[0].get((protocol, judge))
+    return _right(seat) if seat else {}
+
+
+Seats = dict[tuple[str, str], _Seat]
+"""(protocol, judge) → what that judge did under that protocol."""
+
+
+def _seats(records: Iterable[Record], skip: frozenset[str] | set[str] = frozenset()) -> tuple[Seats, dict[str, int]]:
+    """Each protocol's judges and decision, and its error count (a protocol in ``skip`` gets no decision row)."""
+    seats: Seats = {}
     errors: dict[str, int] = {}
     for record in records:
         if record.status == "error":
@@ -84,7 +97,7 @@ def _seats(records: Iterable[Record]) -> tuple[dict[tuple[str, str], _Seat], dic
         _note(seat, record, outcome, confidence)
         if outcome is not None and decision.probability is not None:
             seat.probability[record.item] = decision.probability
-    for protocol in errors:
+    for protocol in errors.keys() - skip:  # a protocol whose every task failed still has its row
         seats.setdefault((protocol, DECISION), _Seat())
     return seats, errors
 
@@ -120,7 +133,7 @@ def _headline(protocol: str, judge: str, seat: _Seat, threshold: float, errors: 
     )
 
 
-def _paired(seats: dict[tuple[str, str], _Seat], protocols: list[str], seed: int) -> tuple[Paired, ...]:
+def _paired(seats: Seats, protocols: list[str], seed: int) -> tuple[Paired, ...]:
     """Every pair of protocols, under every judge sitting in both (the seat's decision first)."""
     found = []
     judges = list(dict.fromkeys([DECISION, *(judge for _, judge in seats)]))
@@ -138,7 +151,7 @@ def _right(seat: _Seat) -> dict[str, bool | None]:
     return {item: None if o is None else o[1] for item, o in seat.outcomes.items()}
 
 
-def _agreement(seats: dict[tuple[str, str], _Seat], protocols: list[str]) -> tuple[JuryAgreement, ...]:
+def _agreement(seats: Seats, protocols: list[str]) -> tuple[JuryAgreement, ...]:
     found = []
     for protocol in protocols:
         choices = {judge: seat.choices for (p, judge), seat in seats.items() if p == protocol and judge != DECISION}
