@@ -215,8 +215,8 @@ def side_by_side(rows: Sequence[CompareRow]) -> Table:
              number(a.calibration.ece, 3) if a else MISSING, number(b.calibration.ece, 3) if b else MISSING)
         )  # fmt: skip
     note = (
-        "A − B: accuracy of run A minus run B on the items both runs decided, paired bootstrap 95% interval; "
-        "McNemar's exact test on the items only one run got right."
+        "A − B: accuracy of run A minus run B on the items both runs have a result for, an undecided item counting "
+        "as not right (paired bootstrap 95% interval); McNemar's exact test on the items only one run got right."
     )
     return Table("side-by-side", "Side by side", header, tuple(cells), note)
 
