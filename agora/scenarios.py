@@ -158,24 +158,25 @@ class JurySpec(_Spec):
         return Thresholds(self.min_confidence, self.quorum, self.margin, self.on_failure)
 
 
-class DebateSpec(_Spec):
+class _ArguedSpec(_Spec):
+    """What debate and consultancy share: rounds of arguments of bounded length, sides assigned or chosen."""
+
+    rounds: int = Field(default=2, ge=1)
+    open: bool = False
+    words: int = Field(default=150, ge=10)
+    max_tokens: int = Field(default=400, ge=16)
+
+
+class DebateSpec(_ArguedSpec):
     kind: Literal["debate"]
     name: str = "debate"
-    rounds: int = Field(default=2, ge=1)
     simultaneous: bool = False
-    open: bool = False
-    words: int = Field(default=150, ge=10)
-    max_tokens: int = Field(default=400, ge=16)
 
 
-class ConsultancySpec(_Spec):
+class ConsultancySpec(_ArguedSpec):
     kind: Literal["consultancy"]
     name: str = "consultancy"
-    rounds: int = Field(default=2, ge=1)
-    open: bool = False
     judge_questions: bool = True
-    words: int = Field(default=150, ge=10)
-    max_tokens: int = Field(default=400, ge=16)
 
 
 class DirectQASpec(_Spec):
