@@ -6,11 +6,11 @@ a number with ``confidence_from`` before the verdict is built.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from agora.errors import ConfigError
+from agora.registry import hint
 
 CONFIDENCE_WORDS: Mapping[str, float] = MappingProxyType(
     {"very low": 10.0, "low": 30.0, "medium": 50.0, "high": 70.0, "very high": 90.0, "certain": 100.0}
@@ -26,9 +26,7 @@ def confidence_from(value: float | str) -> float:
     if isinstance(value, str):
         word = " ".join(value.lower().split())
         if word not in CONFIDENCE_WORDS:
-            close = difflib.get_close_matches(word, list(CONFIDENCE_WORDS), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(CONFIDENCE_WORDS)}"
-            raise ConfigError(f"unknown confidence word {value!r} ({hint})")
+            raise ConfigError(f"unknown confidence word {value!r}{hint(word, CONFIDENCE_WORDS)}")
         return CONFIDENCE_WORDS[word]
     if not 0 <= value <= 100:
         raise ConfigError(f"confidence must be between 0 and 100, got {value}")

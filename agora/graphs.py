@@ -57,16 +57,15 @@ A subgraph's errors are prefixed with ``subgraph '<id>':``.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import networkx as nx
-import yaml
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -75,7 +74,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
-    ValidationError,
     ValidationInfo,
     model_validator,
 )
@@ -87,6 +85,7 @@ from agora.agents.juror import Juror
 from agora.aggregation.voting import get_rule
 from agora.backends import Backend, resolve_model
 from agora.backends.scripted import ScriptedBackend
+from agora.config_file import read_mapping, validate
 from agora.errors import ConfigError
 from agora.personas import load_persona
 from agora.protocols.nodes import (
@@ -102,6 +101,7 @@ from agora.protocols.nodes import (
     sides_node,
     speaker_node,
 )
+from agora.registry import hint
 from agora.state import DebateState, seat_builder
 
 Resolve = Callable[[str], Backend]
@@ -186,7 +186,7 @@ class GraphSpec(GraphBody):
         _check(self, f"{self._source}: ")
         return self
 
-    def compile(self, resolve: Resolve = resolve_model, checkpointer: Any = None) -> CompiledStateGraph:
+    def compile(self, resolve: Resolve = resolve_model, checkpointer: Checkpointer = None) -> CompiledStateGraph:
         """The LangGraph graph, named after the spec; ``resolve`` turns each node's model spec into a backend."""
         return _builder(self, resolve, f"{self._source}: ").compile(checkpointer=checkpointer, name=self.name)
 
@@ -196,17 +196,7 @@ NodeSpec.model_rebuild()
 
 def load_graph(path: str | Path) -> GraphSpec:
     """Load, validate and return the graph file at ``path``."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read graph: {exc}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a graph must be a mapping")
-    try:
-        return GraphSpec.model_validate(data, context={"source": str(path)})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"{path}: {_location(err['loc'])}: {err['msg']}".replace("\n", " ")) from None
+    return validate(GraphSpec, read_mapping(path, "graph"), path, context={"source": str(path)}, where=_location)
 
 
 def placeholder_backend(spec: str) -> Backend:
@@ -229,11 +219,6 @@ def _location(loc: Sequence[int | str]) -> str:
         else:
             parts.append(str(key))
     return ": ".join(parts)
-
-
-def _hint(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
 
 
 def _arrows(edge: Any) -> list[tuple[str, str, bool]]:
@@ -263,7 +248,7 @@ def _check_node(body: GraphBody, node_id: str, node: NodeSpec, where: str) -> No
     if node_id in TERMINALS or not _ID.match(node_id):
         raise ConfigError(f"{at}: a node id is letters, digits, '_' and '-', and not START or END")
     if node.role not in ROLES:
-        raise ConfigError(f"{at}: unknown role {node.role!r}{_hint(node.role, list(ROLES))}")
+        raise ConfigError(f"{at}: unknown role {node.role!r}{hint(node.role, list(ROLES))}")
     foreign = sorted(node.model_fields_set - {"role"} - ROLES[node.role])
     if foreign:
         raise ConfigError(f"{at}: {foreign[0]!r} does not apply to role {node.role!r}")
@@ -297,7 +282,7 @@ def _digraph(body: GraphBody, where: str) -> nx.DiGraph:
         for source, target, loops in _arrows(edge):
             for name in (source, target):
                 if name not in graph:
-                    raise ConfigError(f"{where}edge {index}: unknown node {name!r}{_hint(name, known)}")
+                    raise ConfigError(f"{where}edge {index}: unknown node {name!r}{hint(name, known)}")
             if source == "END" or target == "START":
                 raise ConfigError(f"{where}edge {index}: no edge leaves END or enters START")
             graph.add_edge(source, target, loop=loops)

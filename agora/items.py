@@ -56,3 +56,17 @@ class Malformed:
 
     source: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ProbeItem:
+    """A question, its gold (``good``) answer and a wrong (``bad``) one; ``source`` says where the row came from."""
+
+    question: str
+    good: str
+    bad: str
+    source: str = ""
+
+    def view(self) -> View:
+        """The pair as a judge sees it: the good answer first."""
+        return View(question=self.question, answers=(self.good, self.bad))

@@ -12,18 +12,20 @@ physical line where the row starts) for JSONL and CSV, ``file:index`` (0-based) 
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from agora.config_file import Spec, checked
 from agora.errors import ConfigError
 from agora.items import Item, Malformed
+from agora.paths import resolve
+from agora.registry import Registry, hint
 
 Row = Item | Malformed
 LoaderFn = Callable[[Path, "Source"], Iterator[Row]]
@@ -53,9 +55,11 @@ COVID_QUESTION = "Is the following claim true or false?\n\n{claim}"
 COVID_ANSWERS = ("The claim is true.", "The claim is false.")
 
 
-@dataclass(frozen=True)
-class Source:
-    """A data file and how to read it; a scenario's ``data:`` entries become these.
+class Source(Spec):
+    """A data file and how to read it: one schema for ``Source(...)`` in Python and a scenario's ``data:`` entries.
+
+    In a scenario file, ``path`` resolves against the file's directory, ``{data}`` stands for the shared data
+    directory, and a missing file is an error at once; a ``Source`` built in Python is checked when read.
 
     Attributes:
         loader: the name of a registered loader (``jsonl``, ``covid-claims`` ...).
@@ -64,7 +68,7 @@ class Source:
             ``answers`` is one column holding a list or a list of columns, ``meta`` a list of columns to keep.
         limit: stop after this many items (applied after ``sample``).
         sample: a seeded uniform random sample of this many items, yielded in file order.
-        seed: seeds the sample and the shuffling of answers.
+        seed: seeds the sample and the shuffling of answers; ``None``: the scenario's seed (0 outside one).
         on_malformed: ``"skip"`` yields each unusable row as a ``Malformed``; ``"fail"`` raises at the first one.
         shuffle: randomise each item's answer order (seeded per item); ``None`` keeps the loader's default.
         name: prefix of the item ids (``name/id``), for a scenario that reads several sources.
@@ -74,23 +78,30 @@ class Source:
 
     loader: str
     path: Path
-    fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    limit: int | None = None
-    sample: int | None = None
-    seed: int = 0
+    fields: dict[str, Any] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, ge=0)
+    sample: int | None = Field(default=None, ge=0)
+    seed: int | None = None
     on_malformed: Literal["skip", "fail"] = "skip"
     shuffle: bool | None = None
     name: str | None = None
-    max_evidence_chars: int | None = None
+    max_evidence_chars: int | None = Field(default=None, ge=100)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
-        for key in ("limit", "sample", "max_evidence_chars"):
-            value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ConfigError(f"{self.path}: {key} must be a whole number, 0 or more, got {value!r}")
-        if self.on_malformed not in ("skip", "fail"):
-            raise ConfigError(f"{self.path}: on_malformed must be 'skip' or 'fail', got {self.on_malformed!r}")
+    @field_validator("loader")
+    @classmethod
+    def _known_loader(cls, name: str) -> str:
+        checked(get_loader, name)
+        return name
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any, info: ValidationInfo) -> Any:
+        if not info.context:
+            return value
+        path = resolve(value, info.context.get("base"))
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,8 @@ class Loader:
         return self.fn(path, source)
 
 
-_registry: dict[str, Loader] = {}
+LOADERS = Registry[Loader]("loader")
+"""Data-set loaders by name (aliases are names of their own)."""
 
 
 def loader(
@@ -128,7 +140,7 @@ def loader(
     """
 
     def register(fn: LoaderFn) -> LoaderFn:
-        _registry[name] = Loader(name, fn, shuffle, fields)
+        LOADERS.add(name, Loader(name, fn, shuffle, fields))
         return fn
 
     return register
@@ -140,14 +152,12 @@ def get_loader(name: str) -> Loader:
     Raises:
         ConfigError: no loader has that name (with the closest name as a hint).
     """
-    if name not in _registry:
-        raise ConfigError(f"unknown loader {name!r}{_hint(name, loader_names())}")
-    return _registry[name]
+    return LOADERS.get(name)
 
 
 def loader_names() -> list[str]:
     """The names of every registered loader, aliases included."""
-    return sorted(_registry)
+    return LOADERS.names()
 
 
 def read(source: Source) -> Iterator[Item | Malformed]:
@@ -168,7 +178,7 @@ def read(source: Source) -> Iterator[Item | Malformed]:
     shuffle = load.shuffle if source.shuffle is None else source.shuffle
     rows = _checked(source, load(source.path, source), shuffle)
     if source.sample is not None:
-        rows = _sampled(rows, source.sample, source.seed)
+        rows = _sampled(rows, source.sample, source.seed or 0)
     if source.limit is not None:
         rows = _limited(rows, source.limit)
     return rows
@@ -206,7 +216,7 @@ def _finished(item: Item, source: Source, shuffle: bool) -> Item:
     update: dict[str, Any] = {}
     if shuffle:
         order = list(range(len(item.answers)))
-        random.Random(f"{source.seed}:{item.id}").shuffle(order)
+        random.Random(f"{source.seed or 0}:{item.id}").shuffle(order)
         update["answers"] = tuple(item.answers[i] for i in order)
         if item.gold is not None:
             update["gold"] = order.index(item.gold)
@@ -269,11 +279,6 @@ def _where(path: Path, source: str) -> str:
     return f"{path}{source[len(path.name) :]}" if source.startswith(f"{path.name}:") else f"{path}: {source}"
 
 
-def _hint(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-
-
 # Field mappings.
 
 
@@ -300,7 +305,7 @@ def _check_fields(load: Loader, source: Source) -> None:
     known = [*load.fields, "meta"]
     for key, value in source.fields.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown field {key!r} for the {load.name!r} loader{_hint(key, known)}")
+            raise ConfigError(f"{where}: unknown field {key!r} for the {load.name!r} loader{hint(key, known)}")
         default = load.fields.get(key)
         if key == "meta":
             if not _names(value):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from agora.config_file import Spec, read_mapping, validate
 from agora.errors import ConfigError
+from agora.paths import persona_dirs
+from agora.registry import hint
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "personas"
 
-
-class Persona(BaseModel):
+class Persona(Spec):
     """A judge persona: a name, what it stands for, and the system prompt that makes it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str
@@ -25,26 +21,9 @@ class Persona(BaseModel):
     priors: dict[str, str] = Field(default_factory=dict)
 
 
-def persona_dirs() -> list[Path]:
-    """Persona search path: ``$AGORA_PERSONAS`` (``:``-separated), ``./personas``, the bundled set."""
-    extra = [Path(p) for p in os.environ.get("AGORA_PERSONAS", "").split(os.pathsep) if p]
-    return [*extra, Path.cwd() / "personas", BUNDLED_DIR]
-
-
 def load_persona_file(path: Path) -> Persona:
     """Load and validate one persona file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read persona: {exc}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a persona must be a mapping")
-    try:
-        return Persona.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{path}: {where}: {err['msg']}") from None
+    return validate(Persona, read_mapping(path, "persona"), path)
 
 
 def available_personas() -> dict[str, Path]:
@@ -65,9 +44,7 @@ def load_persona(name_or_path: str) -> Persona:
         return load_persona_file(path)
     known = available_personas()
     if name_or_path not in known:
-        close = difflib.get_close_matches(name_or_path, list(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
-        raise ConfigError(f"unknown persona {name_or_path!r}{hint}")
+        raise ConfigError(f"unknown persona {name_or_path!r}{hint(name_or_path, sorted(known))}")
     persona = load_persona_file(known[name_or_path])
     if persona.name != name_or_path:
         raise ConfigError(f"{known[name_or_path]}: name: {persona.name!r} does not match the file name")

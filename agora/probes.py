@@ -11,31 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from agora.aggregation.checks import probe_check
+from agora.config_file import config_error
 from agora.errors import ConfigError, VerdictParseError
-from agora.items import Item, Malformed
+from agora.items import Item, Malformed, ProbeItem
 from agora.loaders import Source, read
-from agora.state import View
+from agora.state import Decider, View
 from agora.types import Verdict
-
-if TYPE_CHECKING:
-    from agora.protocols.nodes import Decider
-
-
-@dataclass(frozen=True)
-class ProbeItem:
-    """A question, its gold (``good``) answer and a wrong (``bad``) one; ``source`` says where the row came from."""
-
-    question: str
-    good: str
-    bad: str
-    source: str = ""
-
-    def view(self) -> View:
-        """The pair as a judge sees it: the good answer first."""
-        return View(question=self.question, answers=(self.good, self.bad))
 
 
 @dataclass(frozen=True)
@@ -145,7 +130,11 @@ def load_items(path: Path, loader: str | None = None) -> Loaded:
     Raises:
         ConfigError: an unknown loader, or a file that is missing or cannot be parsed.
     """
-    return probe_items(read(Source(loader or shape_loader(path), path, shuffle=False)))
+    try:
+        source = Source(loader=loader or shape_loader(path), path=path, shuffle=False)
+    except ValidationError as exc:
+        raise config_error(path, exc) from None
+    return probe_items(read(source))
 
 
 def shape_loader(path: Path) -> str:

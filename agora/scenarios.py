@@ -7,69 +7,37 @@ scenario file; ``{data}`` in a path stands for the shared data directory (``$AGO
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializeAsAny,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
-from agora.errors import ConfigError
+from agora.aggregation.checks import live_check
+from agora.aggregation.thresholds import Thresholds
+from agora.aggregation.voting import RULES, get_rule
+from agora.backends import BACKENDS
+from agora.config_file import Spec, checked, read_mapping, validate
+from agora.loaders import Source
+from agora.paths import resolve
+from agora.personas import load_persona
+from agora.protocols.kinds import PROTOCOLS, ProtocolSpec
+from agora.registry import hint
 
 METRICS = ("accuracy", "calibration", "agreement", "coverage", "robustness", "paired", "ranking")
 """Metric families a scenario may ask for; reports compute them from the run store."""
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _resolve(value: Any, info: ValidationInfo) -> Any:
-    """A path relative to the scenario file, with ``{data}`` standing for the shared data directory."""
-    if value is None:
-        return None
-    from agora.aggregation.checks import data_dir
-
-    text = str(value).replace("{data}", str(data_dir()))
-    path = Path(text).expanduser()
-    base = (info.context or {}).get("base")
-    return path if path.is_absolute() or base is None else Path(base) / path
-
-
-class DataSpec(_Spec):
-    """One data source (see ``agora.loaders``)."""
-
-    loader: str
-    path: Path
-    fields: dict[str, Any] = Field(default_factory=dict)
-    limit: int | None = Field(default=None, ge=0)
-    sample: int | None = Field(default=None, ge=1)
-    seed: int | None = None
-    on_malformed: Literal["skip", "fail"] = "skip"
-    shuffle: bool | None = None
-    name: str | None = None
-    max_evidence_chars: int | None = Field(default=None, ge=100)
-
-    @field_validator("loader")
-    @classmethod
-    def _known_loader(cls, name: str) -> str:
-        from agora.loaders import get_loader
-
-        _valid(get_loader, name)
-        return name
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _path(cls, value: Any, info: ValidationInfo) -> Any:
-        path = _resolve(value, info)
-        if not Path(path).is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
-
-
-class ModelsSpec(_Spec):
+class ModelsSpec(Spec):
     """Model spec per role; a role without one uses ``default``."""
 
     default: str = "local"
@@ -81,11 +49,9 @@ class ModelsSpec(_Spec):
     @classmethod
     def _known_kind(cls, spec: str | None) -> str | None:
         if spec is not None:
-            from agora.backends import backend_class
-
             if not spec.strip():
                 raise ValueError("empty model spec")
-            _valid(backend_class, spec.partition(":")[0])
+            checked(BACKENDS.get, spec.partition(":")[0])
         return spec
 
     def of(self, role: Literal["debater", "consultant", "judge"]) -> str:
@@ -93,7 +59,7 @@ class ModelsSpec(_Spec):
         return getattr(self, role) or self.default
 
 
-class JudgeSpec(_Spec):
+class JudgeSpec(Spec):
     """One judge of the judging seat: a persona (or none), an optional model, a vote weight."""
 
     name: str | None = None
@@ -106,15 +72,13 @@ class JudgeSpec(_Spec):
     def _known_persona(cls, name: str | None, info: ValidationInfo) -> str | None:
         if name is None:
             return None
-        from agora.personas import load_persona
-
         if name.endswith((".yaml", ".yml")):
-            name = str(_resolve(name, info))
-        _valid(load_persona, name)
+            name = str(resolve(name, _base(info)))
+        checked(load_persona, name)
         return name
 
 
-class JurySpec(_Spec):
+class JurySpec(Spec):
     """How the judging seat's verdicts become a decision: the voting rule, the uncertainty thresholds, live checks."""
 
     rule: str = "majority"
@@ -128,83 +92,38 @@ class JurySpec(_Spec):
     @field_validator("rule")
     @classmethod
     def _known_rule(cls, name: str) -> str:
-        from agora.aggregation.voting import rules
-
-        if name not in rules():
-            raise ValueError(f"unknown rule {name!r}{_hint(name, rules())}")
+        checked(RULES.get, name)
         return name
 
     @field_validator("checks")
     @classmethod
     def _live_checks(cls, names: list[str]) -> list[str]:
-        from agora.aggregation.checks import live_check
-
         for name in names:
-            _valid(live_check, name)
+            checked(live_check, name)
         return names
 
     @model_validator(mode="after")
     def _coherent(self) -> JurySpec:
-        from agora.aggregation.voting import get_rule
-
-        _valid(get_rule, self.rule, **self.params)
-        _valid(self.thresholds)
+        checked(get_rule, self.rule, **self.params)
+        checked(self.thresholds)
         return self
 
-    def thresholds(self) -> Any:
+    def thresholds(self) -> Thresholds:
         """The policy as ``agora.aggregation.thresholds.Thresholds``."""
-        from agora.aggregation.thresholds import Thresholds
-
         return Thresholds(self.min_confidence, self.quorum, self.margin, self.on_failure)
 
 
-class _ArguedSpec(_Spec):
-    """What debate and consultancy share: rounds of arguments of bounded length, sides assigned or chosen."""
-
-    rounds: int = Field(default=2, ge=1)
-    open: bool = False
-    words: int = Field(default=150, ge=10)
-    max_tokens: int = Field(default=400, ge=16)
+def _protocol(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """A ``protocols:`` entry validated by the spec class its ``kind`` names in the registry."""
+    if isinstance(value, dict):
+        return PROTOCOLS.get(value["kind"]).model_validate(value, context=info.context)
+    return handler(value)
 
 
-class DebateSpec(_ArguedSpec):
-    kind: Literal["debate"]
-    name: str = "debate"
-    simultaneous: bool = False
+ProtocolEntry = SerializeAsAny[Annotated[ProtocolSpec, WrapValidator(_protocol)]]
 
 
-class ConsultancySpec(_ArguedSpec):
-    kind: Literal["consultancy"]
-    name: str = "consultancy"
-    judge_questions: bool = True
-
-
-class DirectQASpec(_Spec):
-    kind: Literal["direct_qa"]
-    name: str = "direct_qa"
-    oracle: bool = False
-
-
-class ProbesSpec(_Spec):
-    kind: Literal["probes"]
-    name: str = "probes"
-    checks: list[str] = Field(min_length=1)
-
-    @field_validator("checks")
-    @classmethod
-    def _probe_checks(cls, names: list[str]) -> list[str]:
-        from agora.aggregation.checks import probe_check
-
-        for name in names:
-            _valid(probe_check, name)
-        return names
-
-
-ProtocolSpec = Annotated[DebateSpec | ConsultancySpec | DirectQASpec | ProbesSpec, Field(discriminator="kind")]
-PROTOCOL_KINDS = ("debate", "consultancy", "direct_qa", "probes")
-
-
-class SettingsSpec(_Spec):
+class SettingsSpec(Spec):
     """Sampling settings of the judges; ``timeout`` bounds every model call."""
 
     temperature: float = Field(default=0.0, ge=0, le=2)
@@ -212,7 +131,7 @@ class SettingsSpec(_Spec):
     timeout: float = Field(default=300.0, gt=0)
 
 
-class LimitsSpec(_Spec):
+class LimitsSpec(Spec):
     """The limits of one provider (a backend kind: ``openai``, ``anthropic``, ``local`` ...)."""
 
     concurrency: int | None = Field(default=None, ge=1)
@@ -220,23 +139,23 @@ class LimitsSpec(_Spec):
     tokens_per_minute: float | None = Field(default=None, gt=0)
 
 
-class RetrySpec(_Spec):
+class RetrySpec(Spec):
     max_retries: int = Field(default=3, ge=0)
     base_delay: float = Field(default=0.5, ge=0)
     max_delay: float = Field(default=30.0, ge=0)
 
 
-class Scenario(_Spec):
+class Scenario(Spec):
     """A study: run every protocol on every item, judged by the judging seat."""
 
     name: str = Field(min_length=1)
     description: str = ""
     seed: int = 0
-    data: list[DataSpec] = Field(min_length=1)
+    data: list[Source] = Field(min_length=1)
     models: ModelsSpec = Field(default_factory=ModelsSpec)
     judges: list[JudgeSpec] = Field(default_factory=lambda: [JudgeSpec()], min_length=1)
     jury: JurySpec = Field(default_factory=JurySpec)
-    protocols: list[ProtocolSpec] = Field(min_length=1)
+    protocols: list[ProtocolEntry] = Field(min_length=1)
     settings: SettingsSpec = Field(default_factory=SettingsSpec)
     metrics: list[str] = Field(default_factory=lambda: list(METRICS))
     concurrency: int = Field(default=4, ge=1)
@@ -255,8 +174,7 @@ class Scenario(_Spec):
     def _known_kinds(cls, value: Any) -> Any:
         for entry in value if isinstance(value, list) else []:
             kind = entry.get("kind") if isinstance(entry, dict) else None
-            if kind not in PROTOCOL_KINDS:
-                raise ValueError(f"unknown protocol kind {kind!r}{_hint(str(kind), PROTOCOL_KINDS)}")
+            checked(PROTOCOLS.get, str(kind))
         return value
 
     @field_validator("metrics")
@@ -264,23 +182,21 @@ class Scenario(_Spec):
     def _known_metrics(cls, names: list[str]) -> list[str]:
         for name in names:
             if name not in METRICS:
-                raise ValueError(f"unknown metric {name!r}{_hint(name, METRICS)}")
+                raise ValueError(f"unknown metric {name!r}{hint(name, sorted(METRICS))}")
         return names
 
     @field_validator("limits")
     @classmethod
     def _known_providers(cls, limits: dict[str, LimitsSpec]) -> dict[str, LimitsSpec]:
-        from agora.backends import backend_kinds
-
         for provider in limits:
-            if provider not in backend_kinds():
-                raise ValueError(f"unknown provider {provider!r}{_hint(provider, backend_kinds())}")
+            if provider not in BACKENDS:
+                raise ValueError(f"unknown provider {provider!r}{hint(provider, BACKENDS.names())}")
         return limits
 
     @field_validator("cache", "output", mode="before")
     @classmethod
     def _paths(cls, value: Any, info: ValidationInfo) -> Any:
-        return value if isinstance(value, bool) else _resolve(value, info)
+        return value if isinstance(value, bool) or value is None else resolve(value, _base(info))
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
@@ -299,17 +215,10 @@ class Scenario(_Spec):
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-def _valid(check: Any, *args: Any, **kwargs: Any) -> Any:
-    """``check(*args, **kwargs)`` with a ``ConfigError`` turned into the ``ValueError`` pydantic reports by field."""
-    try:
-        return check(*args, **kwargs)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _hint(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
+def _base(info: ValidationInfo) -> Path | None:
+    """The directory of the scenario file being validated, if any."""
+    base = (info.context or {}).get("base")
+    return None if base is None else Path(base)
 
 
 def load_scenario(path: Path | str) -> Scenario:
@@ -318,44 +227,11 @@ def load_scenario(path: Path | str) -> Scenario:
     Raises:
         ConfigError: one line naming the file and the field that is wrong.
     """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the scenario: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: {where}not valid YAML: {problem}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a scenario must be a mapping, got {type(data).__name__}")
-    data.setdefault("name", path.stem)
-    return parse_scenario(data, path)
+    data = read_mapping(path, "scenario")
+    data.setdefault("name", Path(path).stem)
+    return parse_scenario(data, Path(path))
 
 
 def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     """Validate ``data`` read from ``path`` (paths in it resolve against ``path``'s directory)."""
-    try:
-        return Scenario.model_validate(data, context={"base": path.parent})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = _where(error["loc"])
-        raise ConfigError(f"{path}: {where + ': ' if where else ''}{_message(error)}") from None
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-
-
-def _where(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc if p not in PROTOCOL_KINDS or not isinstance(p, str)]
-    return ".".join(parts)
-
-
-def _message(error: Any) -> str:
-    ctx = error.get("ctx") or {}
-    cause = ctx.get("error")
-    if isinstance(cause, ConfigError | ValueError):
-        return str(cause)
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    return str(error["msg"]).removeprefix("Value error, ")
+    return validate(Scenario, data, path, context={"base": path.parent})

@@ -9,11 +9,11 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 from langgraph.graph import StateGraph
 
-from agora.types import Turn, Verdict
+from agora.types import Decision, Turn, Verdict
 
 
 class DebateState(TypedDict, total=False):
@@ -25,7 +25,7 @@ class DebateState(TypedDict, total=False):
     sides: dict[str, int]
     transcript: Annotated[list[Turn], operator.add]
     verdicts: Annotated[list[Verdict], operator.add]
-    decision: Any
+    decision: Decision
 
 
 class Case(TypedDict, total=False):
@@ -62,6 +62,14 @@ class View:
     def rounds_done(self, role: str) -> int:
         """Completed rounds of ``role`` turns (the highest round number seen, 0 before any)."""
         return max((t.round for t in self.transcript if t.role == role), default=0)
+
+
+class Decider(Protocol):
+    """Anything that turns a view into a verdict: a ``Judge``, a ``Juror``, a ``HumanJudge``."""
+
+    name: str
+
+    async def decide(self, seen: View) -> Verdict: ...
 
 
 def view(state: DebateState, *, evidence: bool, transcript: Sequence[Turn] | None = None) -> View:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agora.errors import ConfigError
+from agora.paths import cache_dir
 
 CHUNK = 1 << 22
 
@@ -93,15 +94,9 @@ CATALOGUE: dict[str, GGUFModel] = {
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 
-def agora_cache() -> Path:
-    """agora's cache directory: ``$AGORA_CACHE_DIR``, else ``$XDG_CACHE_HOME/agora`` or ``~/.cache/agora``."""
-    root = os.environ.get("AGORA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
-    return Path(root)
-
-
-def cache_dir() -> Path:
-    """Where assembled models live: ``agora_cache() / "models"``."""
-    return agora_cache() / "models"
+def models_dir() -> Path:
+    """Where assembled models live: ``agora.paths.cache_dir() / "models"``."""
+    return cache_dir() / "models"
 
 
 def catalogue_model(name: str) -> GGUFModel:
@@ -117,7 +112,7 @@ def model_path(model: GGUFModel, directory: Path | None = None) -> Path:
     Raises:
         ConfigError: parts are not installed, or the assembled file does not match the pinned sha256.
     """
-    directory = directory or cache_dir()
+    directory = directory or models_dir()
     target = directory / model.filename
     stamp = target.with_suffix(".sha256")
     if (

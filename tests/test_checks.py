@@ -15,7 +15,6 @@ from agora.aggregation.checks import (
     Hearing,
     checks,
     critique_text,
-    data_dir,
     find_injection,
     is_content_free,
     live_check,
@@ -28,6 +27,7 @@ from agora.aggregation.checks import (
 from agora.backends.scripted import ScriptedBackend
 from agora.errors import ConfigError
 from agora.fence import FENCE_CLOSE, FENCE_OPEN, fence
+from agora.paths import data_dir
 from agora.state import View
 from agora.types import Decision, Quote, Turn, Verdict
 from tests.fixtures.judges import (
@@ -40,6 +40,7 @@ from tests.fixtures.judges import (
     scripted_judge,
     thought_process,
 )
+from tests.fixtures.registries import scope
 
 EVIDENCE = "Paris has been the capital of France since 987, when Hugh Capet made it his seat."
 TRUE_QUOTE = "Paris has been the capital of France since 987"
@@ -79,7 +80,7 @@ def test_unknown_or_wrong_kind_of_check_is_a_config_error() -> None:
 
 
 async def test_a_users_check_registers_like_a_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_checks", dict(registry._checks))
+    scope(monkeypatch, registry.CHECKS)
 
     @registry.check("always-flag")
     class AlwaysFlag:

@@ -23,13 +23,13 @@ from typing import Any
 from unittest import mock
 
 import pytest
-import yaml
 
 from agora.runner.record import Record
 from agora.runner.run import Options, Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from tests.fixtures.fake_server import FakeServer, Request
+from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 N_ITEMS = 16
@@ -55,13 +55,6 @@ def server() -> Iterator[FakeServer]:
 
 @pytest.fixture(scope="module")
 def scenario(server: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("scenario")
-    rows = [
-        {"id": f"q{i}", "question": f"Question {i}: is claim {i} supported?", "answers": [f"yes {i}", f"no {i}"],
-         "gold": i % 2, "evidence": f"Evidence {i}."}
-        for i in range(N_ITEMS)
-    ]  # fmt: skip
-    (directory / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     body = {
         "name": "crash",
         "data": {"loader": "jsonl", "path": "items.jsonl"},
@@ -71,9 +64,8 @@ def scenario(server: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Pa
         "settings": {"timeout": 30, "max_tokens": 128},
         "concurrency": CONCURRENCY,
     }  # the response cache is the default one: shared, at $AGORA_CACHE_DIR/responses.sqlite
-    path = directory / "crash.yaml"
-    path.write_text(yaml.safe_dump(body))
-    return path
+    rows = numbered_rows(N_ITEMS, question="Question {i}: is claim {i} supported?")
+    return write_scenario(tmp_path_factory.mktemp("scenario"), body, rows, name="crash.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -213,7 +213,7 @@ INVALID = {
     ),
     "misspelt option": (
         replaced(BASE, ("persona: skeptical", "persnoa: skeptical")),
-        "node 'judge': persnoa: Extra inputs are not permitted",
+        "node 'judge': persnoa: unknown field",
     ),
     "unknown persona": (
         replaced(BASE, ("persona: skeptical", "persona: skeptikal")),
@@ -272,7 +272,7 @@ INVALID = {
         "edge 4: exit: Field required",
     ),
     "not a mapping": ("- [START, END]\n", "a graph must be a mapping"),
-    "bad yaml": ("name: [unclosed\n", "cannot read graph"),
+    "bad yaml": ("name: [unclosed\n", "not valid YAML"),
 }
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from agora import loaders
-from agora.aggregation.checks import data_dir
+from agora.config_file import config_error
 from agora.errors import ConfigError
 from agora.items import Item, Malformed
-from agora.loaders import Source, get_loader, loader, loader_names, read, total
+from agora.loaders import LOADERS, Source, get_loader, loader, loader_names, read, total
+from agora.paths import data_dir
+from tests.fixtures.registries import scope
 
 
 def shared(name: str) -> Path:
@@ -63,12 +65,12 @@ def test_the_built_in_loaders_are_registered() -> None:
 def test_an_unknown_loader_names_the_closest_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^unknown loader 'truthfullqa' \(did you mean 'truthfulqa'\?\)$"):
         get_loader("truthfullqa")
-    with pytest.raises(ConfigError, match=r"unknown loader 'xyz' \(known: covid-claims, csv, "):
-        read(Source("xyz", tmp_path / "a.jsonl"))
+    with pytest.raises(ValidationError, match=r"unknown loader 'xyz' \(known: covid-claims, csv, "):
+        read(Source(loader="xyz", path=tmp_path / "a.jsonl"))
 
 
 def test_a_user_loader_is_a_first_class_citizen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loaders, "_registry", dict(loaders._registry))
+    scope(monkeypatch, LOADERS)
 
     @loader("lines", shuffle=True)
     def lines(path: Path, source: Source) -> Iterator[Item | Malformed]:
@@ -79,7 +81,7 @@ def test_a_user_loader_is_a_first_class_citizen(tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "x.txt"
     path.write_text("1+1=2\n2+2=4\n")
     assert "lines" in loader_names()
-    got = items(Source("lines", path, seed=3))
+    got = items(Source(loader="lines", path=path, seed=3))
     assert [i.id for i in got] == ["1+1", "2+2"]
     assert all(i.answers[i.gold or 0] in ("2", "4") for i in got)  # shuffled by default, gold followed
 
@@ -90,21 +92,25 @@ def test_a_user_loader_is_a_first_class_citizen(tmp_path: Path, monkeypatch: pyt
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"limit": -1}, "limit must be a whole number, 0 or more, got -1"),
-        ({"sample": 1.5}, "sample must be a whole number, 0 or more, got 1.5"),
-        ({"on_malformed": "ignore"}, "on_malformed must be 'skip' or 'fail', got 'ignore'"),
+        ({"limit": -1}, "limit: Input should be greater than or equal to 0"),
+        ({"sample": 1.5}, "sample: Input should be a valid integer, got a number with a fractional part"),
+        ({"sample": -1}, "sample: Input should be greater than or equal to 0"),
+        ({"max_evidence_chars": 50}, "max_evidence_chars: Input should be greater than or equal to 100"),
+        ({"on_malformed": "ignore"}, "on_malformed: Input should be 'skip' or 'fail'"),
+        ({"loader": "jsnl"}, "loader: unknown loader 'jsnl' (did you mean 'jsonl'?)"),
     ],
 )
-def test_a_bad_source_is_a_config_error(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(f"d.jsonl: {message}")):
-        Source("jsonl", Path("d.jsonl"), **options)
+def test_a_bad_source_names_the_field(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Source(**{"loader": "jsonl", "path": Path("d.jsonl"), **options})
+    assert str(config_error("d.jsonl", info.value)) == f"d.jsonl: {message}"
 
 
 def test_a_missing_file_is_a_config_error_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'nope.jsonl'}: cannot read the data set: no such")):
-        read(Source("jsonl", tmp_path / "nope.jsonl"))
+        read(Source(loader="jsonl", path=tmp_path / "nope.jsonl"))
     with pytest.raises(ConfigError, match="cannot read the data set: not a file"):
-        read(Source("jsonl", tmp_path))
+        read(Source(loader="jsonl", path=tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -125,7 +131,7 @@ def test_a_missing_file_is_a_config_error_at_once(tmp_path: Path) -> None:
 def test_a_bad_field_mapping_is_a_config_error(tmp_path: Path, name: str, fields: dict[str, Any], message: str) -> None:
     path = jsonl(tmp_path / "d.jsonl", QA)
     with pytest.raises(ConfigError, match=re.escape(f"{path}: {message}")):
-        read(Source(name, path, fields=fields))
+        read(Source(loader=name, path=path, fields=fields))
 
 
 # Generic JSONL and CSV.
@@ -139,7 +145,7 @@ def test_jsonl_rows_become_items(tmp_path: Path) -> None:
         {"question": "Q2?", "answers": ["x", "y", "z"], "gold": "z"},
         {"id": 7, "question": "Q3?", "answers": ["x", "y"]},
     )
-    got = items(Source("jsonl", path))
+    got = items(Source(loader="jsonl", path=path))
     assert got == [
         Item(id="a", question="Q1?", answers=("yes", "no"), gold=0, evidence="E", source="qa.jsonl:1"),
         Item(id="qa-3", question="Q2?", answers=("x", "y", "z"), gold=2, source="qa.jsonl:3"),
@@ -151,7 +157,7 @@ def test_jsonl_with_a_field_mapping(tmp_path: Path) -> None:
     row = {"key": "k1", "prompt": "Q?", "right": "yes", "wrong": "no", "answer": "no", "topic": "t", "x": 1}
     path = jsonl(tmp_path / "m.jsonl", row)
     fields = {"id": "key", "question": "prompt", "answers": ["right", "wrong"], "gold": "answer", "meta": ["topic"]}
-    assert items(Source("jsonl", path, fields=fields)) == [
+    assert items(Source(loader="jsonl", path=path, fields=fields)) == [
         Item(id="k1", question="Q?", answers=("yes", "no"), gold=1, source="m.jsonl:1", meta={"topic": "t"})
     ]
 
@@ -173,7 +179,7 @@ def test_malformed_jsonl_rows_say_where_and_why(tmp_path: Path) -> None:
         {**QA, "question": 42},
         {**QA, "evidence": ["a", "b"]},
     )
-    assert malformed(Source("jsonl", path)) == [
+    assert malformed(Source(loader="jsonl", path=path)) == [
         Malformed("bad.jsonl:2", "not valid JSON: Expecting property name enclosed in double quotes (column 2)"),
         Malformed("bad.jsonl:3", "a row must be an object, got list"),
         Malformed("bad.jsonl:4", "'question' is missing or empty"),
@@ -191,7 +197,7 @@ def test_malformed_jsonl_rows_say_where_and_why(tmp_path: Path) -> None:
 
 def test_an_explicitly_mapped_column_must_be_present(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "d.jsonl", {**QA, "label": 0}, QA)
-    rows = list(read(Source("jsonl", path, fields={"gold": "label"})))
+    rows = list(read(Source(loader="jsonl", path=path, fields={"gold": "label"})))
     assert isinstance(rows[0], Item) and rows[0].gold == 0
     assert rows[1] == Malformed("d.jsonl:2", "'label' is missing or empty")
 
@@ -205,7 +211,7 @@ def test_csv_rows_become_items_with_the_line_where_they_start(tmp_path: Path) ->
         writer.writerow(["Two\nlines?", json.dumps(["a", "b"]), "b", "n2"])
         writer.writerow([])
         writer.writerow(["Q3?", json.dumps(["a", "b"]), "", "n3"])
-    got = items(Source("csv", path, fields={"meta": ["note"]}))
+    got = items(Source(loader="csv", path=path, fields={"meta": ["note"]}))
     assert [(i.id, i.source, i.question, i.gold, i.meta) for i in got] == [
         ("qa-2", "qa.csv:2", "Q1?", 1, {"note": "n1"}),
         ("qa-3", "qa.csv:3", "Two\nlines?", 1, {"note": "n2"}),
@@ -216,7 +222,7 @@ def test_csv_rows_become_items_with_the_line_where_they_start(tmp_path: Path) ->
 def test_csv_answers_in_columns_and_malformed_rows(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("id,question,a,b,gold\n1,Q?,yes,no,0\n2,Q?,yes\n3,Q?,yes,no,yes\n4,Q?,yes,no,5\n5,Q?,,no,0\n")
-    rows = list(read(Source("csv", path, fields={"answers": ["a", "b"]})))
+    rows = list(read(Source(loader="csv", path=path, fields={"answers": ["a", "b"]})))
     assert rows == [
         Item(id="1", question="Q?", answers=("yes", "no"), gold=0, source="p.csv:2"),
         Malformed("p.csv:3", "the row has 3 cells, the header 5"),
@@ -226,7 +232,7 @@ def test_csv_answers_in_columns_and_malformed_rows(tmp_path: Path) -> None:
     ]
     bad = tmp_path / "bad.csv"
     bad.write_text('question,answers\nQ?,"[not json"\n')
-    assert malformed(Source("csv", bad)) == [
+    assert malformed(Source(loader="csv", path=bad)) == [
         Malformed("bad.csv:2", "'answers' must be a JSON list of answers, got '[not json'")
     ]
 
@@ -243,7 +249,7 @@ def test_an_unusable_csv_header_is_a_config_error(tmp_path: Path, content: str, 
     path = tmp_path / "h.csv"
     path.write_text(content)
     with pytest.raises(ConfigError, match=re.escape(f"{path}{message}")):
-        list(read(Source("csv", path)))
+        list(read(Source(loader="csv", path=path)))
 
 
 # Shapes of the shared data, on small files.
@@ -267,7 +273,7 @@ def test_covid_claims(tmp_path: Path) -> None:
         claim("c5", claim=""),
         claim("c6", sources="none"),
     )
-    rows = list(read(Source("covid-claims", path)))
+    rows = list(read(Source(loader="covid-claims", path=path)))
     assert rows[0] == Item(
         id="c1",
         question="Is the following claim true or false?\n\nMasks work.",
@@ -292,7 +298,7 @@ def test_truthfulqa(tmp_path: Path) -> None:
         "Type,Category,Question,Best Answer,Best Incorrect Answer\n"
         "Adversarial,Myths,Q1?,Right,Wrong\nAdversarial,Myths,Q2?,,Wrong\nNon-Adversarial,Law,Q3?,Same,Same\n"
     )
-    rows = list(read(Source("truthfulqa", path, shuffle=False)))
+    rows = list(read(Source(loader="truthfulqa", path=path, shuffle=False)))
     assert rows == [
         Item(
             id="truthfulqa-0", question="Q1?", answers=("Right", "Wrong"), gold=0, source="tqa.csv:2",
@@ -307,13 +313,13 @@ def test_pairwise_keeps_the_file_order_and_shuffles_only_if_asked(tmp_path: Path
     pairs = [{"input": f"Q{i}?", "output_1": f"a{i}", "output_2": f"b{i}", "label": 1 + i % 2} for i in range(40)]
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps(pairs))
-    plain = items(Source("pairwise", path))
+    plain = items(Source(loader="pairwise", path=path))
     assert [(i.id, i.source, i.answers, i.gold) for i in plain[:2]] == [
         ("pairs-0", "pairs.json:0", ("a0", "b0"), 0),
         ("pairs-1", "pairs.json:1", ("a1", "b1"), 1),
     ]
-    assert items(Source("llmbar", path)) == plain
-    shuffled = items(Source("pairwise", path, shuffle=True))
+    assert items(Source(loader="llmbar", path=path)) == plain
+    shuffled = items(Source(loader="pairwise", path=path, shuffle=True))
     assert any(s.answers != p.answers for s, p in zip(shuffled, plain, strict=True))
     for s, p in zip(shuffled, plain, strict=True):
         assert set(s.answers) == set(p.answers) and s.answers[s.gold or 0] == p.answers[p.gold or 0]
@@ -323,7 +329,7 @@ def test_evalbiasbench(tmp_path: Path) -> None:
     row = {"instruction": "I", "response1": "a", "response2": "b", "label": 2}
     path = tmp_path / "ebb.json"
     path.write_text(json.dumps({"length bias": [row, {**row, "label": 0}], "empty": "nothing", "nested": [row]}))
-    assert list(read(Source("evalbiasbench", path))) == [
+    assert list(read(Source(loader="evalbiasbench", path=path))) == [
         Item(
             id="ebb-length_bias-0", question="I", answers=("a", "b"), gold=1, source="ebb.json:length bias:0",
             meta={"bias": "length bias"},
@@ -337,13 +343,13 @@ def test_evalbiasbench(tmp_path: Path) -> None:
     ]  # fmt: skip
     path.write_text("[]")
     with pytest.raises(ConfigError, match=re.escape(f"{path}: expected a JSON object of bias -> rows, got list")):
-        list(read(Source("evalbiasbench", path)))
+        list(read(Source(loader="evalbiasbench", path=path)))
 
 
 def test_passage_qa_in_jsonl_and_in_a_json_list(tmp_path: Path) -> None:
     row = {"story": "Once upon a time.", "question": "When?", "answers": ["once", "twice"], "correct": 0}
     lines = jsonl(tmp_path / "quality.jsonl", row, {**row, "story": ""}, {**row, "correct": 3})
-    rows = list(read(Source("passage-qa", lines)))
+    rows = list(read(Source(loader="passage-qa", path=lines)))
     assert rows == [
         Item(
             id="quality-1", question="When?", answers=("once", "twice"), gold=0, evidence="Once upon a time.",
@@ -356,7 +362,7 @@ def test_passage_qa_in_jsonl_and_in_a_json_list(tmp_path: Path) -> None:
     listed = tmp_path / "quality.json"
     listed.write_text(json.dumps([renamed]))
     fields = {"question": "q", "answers": "options", "gold": "gold_index", "evidence": "article"}
-    assert items(Source("passage-qa", listed, fields=fields)) == [
+    assert items(Source(loader="passage-qa", path=listed, fields=fields)) == [
         Item(id="quality-0", question="Why?", answers=("x", "y"), gold=1, evidence="A.", source="quality.json:0")
     ]
 
@@ -366,26 +372,26 @@ def test_passage_qa_in_jsonl_and_in_a_json_list(tmp_path: Path) -> None:
 
 def test_duplicate_ids_are_malformed(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "d.jsonl", {**QA, "id": "x"}, {**QA, "id": "y"}, {**QA, "id": "x"})
-    rows = list(read(Source("jsonl", path)))
+    rows = list(read(Source(loader="jsonl", path=path)))
     assert [type(r).__name__ for r in rows] == ["Item", "Item", "Malformed"]
     assert rows[2] == Malformed("d.jsonl:3", "duplicate id 'x' (first at d.jsonl:1)")
     with pytest.raises(ConfigError, match=re.escape(f"{path}:3: duplicate id 'x' (first at d.jsonl:1)")):
-        list(read(Source("jsonl", path, on_malformed="fail")))
+        list(read(Source(loader="jsonl", path=path, on_malformed="fail")))
 
 
 def test_on_malformed_fail_names_the_file_and_line(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "d.jsonl", QA, {**QA, "gold": 5})
     with pytest.raises(ConfigError, match=re.escape(f"{path}:2: 'gold' must index one of the 2 answers, got 5")):
-        list(read(Source("jsonl", path, on_malformed="fail")))
+        list(read(Source(loader="jsonl", path=path, on_malformed="fail")))
     bias = tmp_path / "b.json"
     bias.write_text(json.dumps({"length bias": [{"instruction": "I", "response1": "a", "label": 1}]}))
     with pytest.raises(ConfigError, match=re.escape(f"{bias}:length bias:0: 'response2' is missing or empty")):
-        list(read(Source("evalbiasbench", bias, on_malformed="fail")))
+        list(read(Source(loader="evalbiasbench", path=bias, on_malformed="fail")))
 
 
 def test_read_streams_a_jsonl_file(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "s.jsonl", {**QA, "id": "first"}, "{broken", "{broken too")
-    rows = read(Source("jsonl", path, on_malformed="fail"))
+    rows = read(Source(loader="jsonl", path=path, on_malformed="fail"))
     assert inspect.isgenerator(rows)
     first = next(rows)
     assert isinstance(first, Item) and first.id == "first"  # the broken lines were not parsed yet
@@ -396,28 +402,28 @@ def test_read_streams_a_jsonl_file(tmp_path: Path) -> None:
 def test_a_limit_stops_reading(tmp_path: Path) -> None:
     rows = [{**QA, "id": str(i)} for i in range(3)]
     path = jsonl(tmp_path / "l.jsonl", rows[0], {**QA, "gold": 9}, rows[1], rows[2], "{broken")
-    got = list(read(Source("jsonl", path, limit=2)))
+    got = list(read(Source(loader="jsonl", path=path, limit=2)))
     assert [r.id if isinstance(r, Item) else r.source for r in got] == ["0", "l.jsonl:2", "1"]
     # the broken last line is never reached, so even "fail" goes through
-    assert [r.id for r in items(Source("jsonl", path, limit=1, on_malformed="fail"))] == ["0"]
-    assert list(read(Source("jsonl", path, limit=0))) == []
-    assert total(Source("jsonl", path, limit=2)) == 2 and total(Source("jsonl", path)) is None
+    assert [r.id for r in items(Source(loader="jsonl", path=path, limit=1, on_malformed="fail"))] == ["0"]
+    assert list(read(Source(loader="jsonl", path=path, limit=0))) == []
+    assert total(Source(loader="jsonl", path=path, limit=2)) == 2 and total(Source(loader="jsonl", path=path)) is None
 
 
 def test_a_sample_is_seeded_uniform_and_in_file_order(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "s.jsonl", *({**QA, "id": str(i)} for i in range(200)), {**QA, "gold": 7})
 
     def ids(**options: Any) -> list[int]:
-        return [int(r.id) for r in read(Source("jsonl", path, **options)) if isinstance(r, Item)]
+        return [int(r.id) for r in read(Source(loader="jsonl", path=path, **options)) if isinstance(r, Item)]
 
     first = ids(sample=10, seed=1)
     assert len(first) == 10 and first == sorted(first)
     assert ids(sample=10, seed=1) == first and ids(sample=10, seed=2) != first
     assert ids(sample=500) == list(range(200)) and ids(sample=0) == []
     assert ids(sample=10, seed=1, limit=3) == first[:3]
-    assert total(Source("jsonl", path, sample=10, limit=3)) == 3
+    assert total(Source(loader="jsonl", path=path, sample=10, limit=3)) == 3
     # malformed rows are still yielded, in their place
-    assert malformed(Source("jsonl", path, sample=5)) == [
+    assert malformed(Source(loader="jsonl", path=path, sample=5)) == [
         Malformed("s.jsonl:201", "'gold' must index one of the 2 answers, got 7")
     ]
     # uniform: over many seeds every row is drawn about equally often
@@ -427,14 +433,14 @@ def test_a_sample_is_seeded_uniform_and_in_file_order(tmp_path: Path) -> None:
 
 def test_a_name_prefixes_the_ids(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "n.jsonl", {**QA, "id": "a"})
-    assert [i.id for i in items(Source("jsonl", path, name="set1"))] == ["set1/a"]
+    assert [i.id for i in items(Source(loader="jsonl", path=path, name="set1"))] == ["set1/a"]
 
 
 # The shared data.
 
 
 def test_covid_claims_of_the_shared_data() -> None:
-    got = items(Source("covid-claims", shared("covid_claims.jsonl")))
+    got = items(Source(loader="covid-claims", path=shared("covid_claims.jsonl")))
     assert len(got) == 45 and len({i.id for i in got}) == 45
     assert sum(i.gold == 0 for i in got) == 24 and sum(i.gold == 1 for i in got) == 21
     assert all(i.evidence and i.evidence.startswith("[") for i in got)
@@ -444,11 +450,11 @@ def test_covid_claims_of_the_shared_data() -> None:
 
 def test_truthfulqa_of_the_shared_data_is_shuffled_by_the_seed() -> None:
     path = shared("truthfulqa.csv")
-    seeded = items(Source("truthfulqa", path))
+    seeded = items(Source(loader="truthfulqa", path=path))
     assert len(seeded) == 790 and {i.gold for i in seeded} == {0, 1}
-    plain = items(Source("truthfulqa", path, shuffle=False))
+    plain = items(Source(loader="truthfulqa", path=path, shuffle=False))
     assert {i.gold for i in plain} == {0}
-    other = items(Source("truthfulqa", path, seed=1))
+    other = items(Source(loader="truthfulqa", path=path, seed=1))
     assert [i.answers for i in other] != [i.answers for i in seeded]
     for a, b, p in zip(seeded, other, plain, strict=True):
         assert a.id == b.id == p.id and set(a.answers) == set(b.answers) == set(p.answers)
@@ -459,14 +465,16 @@ def test_truthfulqa_of_the_shared_data_is_shuffled_by_the_seed() -> None:
     }
     # an item's order depends on the seed and its id, not on what else is read
     by_id = {i.id: i for i in seeded}
-    for item in items(Source("truthfulqa", path, sample=20, seed=0)) + items(Source("truthfulqa", path, limit=5)):
+    for item in items(Source(loader="truthfulqa", path=path, sample=20, seed=0)) + items(
+        Source(loader="truthfulqa", path=path, limit=5)
+    ):
         assert item == by_id[item.id]
 
 
 @pytest.mark.parametrize("name", ["pairwise", "llmbar"])
 def test_llmbar_of_the_shared_data(name: str) -> None:
     path = shared("llmbar_natural.json")
-    got = items(Source(name, path))
+    got = items(Source(loader=name, path=path))
     rows = json.loads(path.read_text())
     assert len(got) == 100
     for row, item in zip(rows, got, strict=True):
@@ -474,6 +482,6 @@ def test_llmbar_of_the_shared_data(name: str) -> None:
 
 
 def test_evalbiasbench_of_the_shared_data() -> None:
-    got = items(Source("evalbiasbench", shared("evalbiasbench.json")))
+    got = items(Source(loader="evalbiasbench", path=shared("evalbiasbench.json")))
     assert len(got) == 80 and got[0].source == "evalbiasbench.json:length bias:0"
     assert Counter(i.meta["bias"] for i in got)["length bias"] == 17

@@ -10,13 +10,14 @@ import pytest
 
 import agora
 from agora.errors import ConfigError
-from agora.personas import BUNDLED_DIR, available_personas, load_persona
+from agora.paths import PERSONAS_DIR
+from agora.personas import available_personas, load_persona
 
 PUBLIC = {
     "AgoraError", "Backend", "BackendError", "BackendTimeout", "BackendUnavailable", "Completion",
     "ConfigError", "ExecutionError", "Judge", "Message", "Persona", "RateLimited", "RetryPolicy",
     "Settings", "Usage", "VerdictParseError", "Verdict", "ask_structured", "backend", "load_persona",
-    "resolve_model", "Item", "Scenario", "load_scenario",
+    "resolve_model", "Item", "Scenario", "load_scenario", "HumanJudge", "Juror", "Jury",
 }  # fmt: skip
 
 
@@ -39,7 +40,7 @@ def test_error_hierarchy_sets_exit_codes() -> None:
 
 
 def test_bundled_personas_load_and_include_the_study_pair() -> None:
-    names = {p.stem for p in BUNDLED_DIR.glob("*.yaml")}
+    names = {p.stem for p in PERSONAS_DIR.glob("*.yaml")}
     assert {"mainstream", "skeptical", "expert", "layperson", "contrarian"} <= names
     for name in names:
         persona = load_persona(name)
@@ -53,10 +54,10 @@ def test_bundled_personas_load_and_include_the_study_pair() -> None:
         ("name: x\ndescription: d\n", "system_prompt: Field required"),
         (
             "name: x\ndescription: d\nsystem_prompt: p\ncolour: red\n",
-            "colour: Extra inputs are not permitted",
+            "colour: unknown field",
         ),
         ("- just\n- a list\n", "a persona must be a mapping"),
-        ("name: [unclosed\n", "cannot read persona"),
+        ("name: [unclosed\n", "not valid YAML"),
     ],
 )
 def test_bad_persona_files_name_the_file_and_field(tmp_path: Path, content: str, message: str) -> None:

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from agora.agents.judge import Judge
-from agora.aggregation.checks import SelfPreference, checks, data_dir
+from agora.aggregation.checks import SelfPreference, checks
 from agora.backends.scripted import ScriptedBackend
 from agora.errors import ConfigError
-from agora.items import Malformed
+from agora.items import Malformed, ProbeItem
 from agora.loaders import Source, read
-from agora.probes import Loaded, ProbeItem, ProbeResult, load_items, probe_items, run_probes, shape_loader
+from agora.paths import data_dir
+from agora.probes import Loaded, ProbeResult, load_items, probe_items, run_probes, shape_loader
 from agora.types import Message
 from tests.fixtures.judges import (
     ITEMS,
@@ -279,7 +280,9 @@ def test_items_without_a_gold_pair_cannot_be_probed(tmp_path: Path) -> None:
             Malformed("qa.jsonl:4", "'gold' must index one of the 2 answers, got 2"),
         ),
     )
-    assert probe_items(read(Source("jsonl", path, limit=1))).items == (ProbeItem("Q?", "no", "yes", "qa.jsonl:1"),)
+    assert probe_items(read(Source(loader="jsonl", path=path, limit=1))).items == (
+        ProbeItem("Q?", "no", "yes", "qa.jsonl:1"),
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ gone afterwards. Run them alone with ``pytest -m ray``; they need ``pip install 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'agora[ray]'")
 
@@ -36,6 +34,7 @@ from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from tests.conftest import free_port
 from tests.fixtures.fake_server import FakeServer
+from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 pytestmark = [
     pytest.mark.slow,
@@ -81,12 +80,6 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def scenario_file(tmp_path: Path, url: str) -> Path:
-    rows = [
-        {"id": f"q{i}", "question": f"Question {i}?", "answers": [f"yes {i}", f"no {i}"], "gold": i % 2,
-         "evidence": f"Evidence {i}."}
-        for i in range(N_ITEMS)
-    ]  # fmt: skip
-    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     body = {
         "name": "ray",
         "data": {"loader": "jsonl", "path": "items.jsonl"},
@@ -97,9 +90,7 @@ def scenario_file(tmp_path: Path, url: str) -> Path:
         "cache": False,  # a private cache per run: both runs really call the server
         "concurrency": 4,
     }
-    path = tmp_path / "ray.yaml"
-    path.write_text(yaml.safe_dump(body))
-    return path
+    return write_scenario(tmp_path, body, numbered_rows(N_ITEMS), name="ray.yaml")
 
 
 def comparable(records: list[Record]) -> dict[str, dict[str, Any]]:

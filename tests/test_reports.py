@@ -4,7 +4,6 @@ records, a partial run says so, bad input is one line and exit 2, run text is es
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from agora.backends.base import backend
 from agora.cli import main
@@ -25,6 +23,7 @@ from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from agora.types import Completion, Message, OutputSchema, Settings
 from tests.fixtures import hashed
+from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 EVIDENCE = "The sky looks blue because air scatters short wavelengths of sunlight more than long ones."
 TRUE_QUOTE = "air scatters short wavelengths"
@@ -67,28 +66,20 @@ def scenario(tmp_path: Path, judges: Sequence[str] = JUDGES, protocols: Sequence
         {"id": "hostile", "question": f"Why is the sky blue? {HOSTILE}", "answers": ['"Rayleigh" <b>scattering</b>',
          "reflection & oceans"], "gold": 0, "evidence": EVIDENCE},
     ]  # fmt: skip
-    rows += [
-        {"id": f"q{i}", "question": f"Question {i}?", "answers": [f"yes {i}", f"no {i}"], "gold": i % 2,
-         "evidence": EVIDENCE}
-        for i in range(N_GOOD)
-    ]  # fmt: skip
+    rows += numbered_rows(N_GOOD, evidence=EVIDENCE)
     rows += [
         {"id": "refused", "question": "FAIL this one?", "answers": ["a", "b"], "gold": 1},
         "{not json",
     ]  # fmt: skip
-    data = tmp_path / "items.jsonl"
-    data.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
     body = {
         "name": "sky",
         "description": "Reports test",
-        "data": {"loader": "jsonl", "path": str(data)},
+        "data": {"loader": "jsonl", "path": str(tmp_path / "items.jsonl")},
         "models": {"default": "quoting:m"},
         "judges": [{"persona": p} for p in judges],
         "protocols": list(protocols),
     }
-    path = tmp_path / f"sky-{len(judges)}.yaml"
-    path.write_text(yaml.safe_dump(body))
-    return path
+    return write_scenario(tmp_path, body, rows, name=f"sky-{len(judges)}.yaml")
 
 
 def make_run(

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from agora.runner.record import Record
 from agora.runner.run import Options, Run
 from agora.scenarios import load_scenario
 from tests.fixtures.fake_server import FakeServer, Fault
+from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 N_ITEMS = 20
 PROTOCOLS = ("debate", "direct_qa")
@@ -34,14 +34,9 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def scenario_file(tmp_path: Path, url: str, n_items: int = N_ITEMS, **changes: Any) -> Path:
-    rows = [
-        {"id": f"q{i}", "question": f"Question {i}: is claim {i} supported?", "answers": [f"yes {i}", f"no {i}"],
-         "gold": i % 2, "evidence": f"Evidence {i}."}
-        for i in range(n_items)
-    ]  # fmt: skip
+    rows = numbered_rows(n_items, question="Question {i}: is claim {i} supported?")
     rows[3]["question"] = f"{JURY_FAILS}: is claim 3 supported?"
     rows[7]["question"] = f"{DEBATER_FAILS}: is claim 7 supported?"
-    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     body = {
         "name": "faults",
         "data": {"loader": "jsonl", "path": "items.jsonl"},
@@ -52,11 +47,8 @@ def scenario_file(tmp_path: Path, url: str, n_items: int = N_ITEMS, **changes: A
         "retry": {"max_retries": 3, "base_delay": 0.01, "max_delay": 0.2},
         "concurrency": 8,
         "cache": False,
-        **changes,
     }
-    path = tmp_path / "faults.yaml"
-    path.write_text(yaml.safe_dump(body))
-    return path
+    return write_scenario(tmp_path, body, rows, name="faults.yaml", **changes)
 
 
 def run(path: Path, out: Path) -> tuple[Run, float]:

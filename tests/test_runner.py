@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from agora.cli import main
 from agora.runner.record import Record
@@ -15,6 +14,7 @@ from agora.runner.run import Options, Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from tests.fixtures import hashed
+from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 N_ITEMS = 6
 
@@ -25,14 +25,7 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGORA_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def scenario_file(tmp_path: Path, rows: list[dict] | None = None, **changes: object) -> Path:
-    rows = rows or [
-        {"id": f"q{i}", "question": f"Question {i}?", "answers": [f"yes {i}", f"no {i}"], "gold": i % 2,
-         "evidence": f"Evidence {i}."}
-        for i in range(N_ITEMS)
-    ]  # fmt: skip
-    data = tmp_path / "items.jsonl"
-    data.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+def scenario_file(tmp_path: Path, rows: list[dict | str] | None = None, **changes: object) -> Path:
     body = {
         "name": "t",
         "data": {"loader": "jsonl", "path": "items.jsonl"},
@@ -44,11 +37,8 @@ def scenario_file(tmp_path: Path, rows: list[dict] | None = None, **changes: obj
             {"kind": "direct_qa", "name": "blind"},
         ],
         "concurrency": 3,
-        **changes,
     }
-    path = tmp_path / "t.yaml"
-    path.write_text(yaml.safe_dump(body))
-    return path
+    return write_scenario(tmp_path, body, rows or numbered_rows(N_ITEMS), name="t.yaml", **changes)
 
 
 def run(path: Path, out: Path, **options: object) -> Run:

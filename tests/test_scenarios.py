@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from agora.aggregation.checks import REPO_DIR, data_dir
 from agora.cli import main
 from agora.errors import ConfigError
-from agora.scenarios import DebateSpec, DirectQASpec, load_scenario
+from agora.paths import SCENARIOS_DIR, data_dir
+from agora.protocols.kinds import DebateSpec, DirectQASpec
+from agora.scenarios import load_scenario
+from tests.fixtures.scenarios import write_scenario
 
 ROWS = [{"id": f"q{i}", "question": f"Q{i}?", "answers": ["yes", "no"], "gold": i % 2} for i in range(3)]
 
 
 def write(tmp_path: Path, body: dict | str, name: str = "x.yaml") -> Path:
-    data = tmp_path / "items.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    path = tmp_path / name
-    path.write_text(body if isinstance(body, str) else yaml.safe_dump(body))
-    return path
+    return write_scenario(tmp_path, body, ROWS, name=name)
 
 
 def good() -> dict:
@@ -136,7 +132,7 @@ def test_a_missing_scenario_file(tmp_path: Path) -> None:
 def test_the_bundled_scenarios_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
     if not data_dir().is_dir():
         pytest.skip(f"{data_dir()} is absent (set AGORA_DATA to the shared data directory)")
-    bundled = sorted((REPO_DIR / "scenarios").glob("*.yaml"))
+    bundled = sorted(SCENARIOS_DIR.glob("*.yaml"))
     assert {p.stem for p in bundled} >= {"covid-debate", "truthfulqa-jury", "llmbar-probes"}
     with pytest.raises(SystemExit) as exit_:
         main(["scenarios"])

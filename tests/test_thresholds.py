@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from functools import partial
 
 import pytest
 
@@ -15,20 +16,10 @@ from agora.backends.scripted import ScriptedBackend
 from agora.errors import BackendTimeout, ConfigError, ExecutionError, VerdictParseError
 from agora.state import View
 from agora.types import Decision, Verdict
+from tests.fixtures.verdicts import vote as shared_vote
 
 SEEN = View(question="Is the sky blue?", answers=("Yes", "No"))
-
-
-def vote(judge: str, choice: int | None, confidence: float) -> Verdict:
-    """A verdict by ``judge`` for ``choice`` (None: an abstention) at ``confidence``."""
-    return Verdict(
-        choice=choice,
-        confidence=confidence,
-        reasoning=f"{judge} thinks {choice}",
-        abstained=choice is None,
-        judge=judge,
-        model="scripted",
-    )
+vote = partial(shared_vote, verb="thinks")  # this file's reasoning: "a thinks 0"
 
 
 def plurality(verdicts: Sequence[Verdict], n_answers: int) -> Decision:

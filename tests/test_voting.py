@@ -14,27 +14,16 @@ from pydantic import ValidationError
 from agora.agents.juror import Juror
 from agora.aggregation import voting
 from agora.aggregation.reliability import Reliability, fit_dawid_skene
-from agora.aggregation.voting import Rule, aggregator, get_rule, rules, tally
+from agora.aggregation.voting import Rule, aggregator, get_rule, tally
 from agora.backends.scripted import ScriptedBackend
 from agora.confidence import CONFIDENCE_WORDS, confidence_from
 from agora.errors import ConfigError
 from agora.protocols import Jury
 from agora.types import Decision, Verdict
+from tests.fixtures.registries import scope
+from tests.fixtures.verdicts import vote
 
 A, B, C, D = range(4)
-
-
-def vote(judge: str, choice: int | None, confidence: float = 70, ranking: list[int] | None = None) -> Verdict:
-    """A verdict by ``judge`` for ``choice`` (None: an abstention)."""
-    return Verdict(
-        choice=choice,
-        confidence=confidence,
-        reasoning=f"{judge} says {choice}",
-        abstained=choice is None,
-        judge=judge,
-        model="scripted",
-        ranking=ranking,
-    )
 
 
 def ballot(*choices: int | None, confidence: float = 70) -> list[Verdict]:
@@ -212,7 +201,7 @@ def test_every_rule_rejects_a_choice_outside_the_answers(name: str) -> None:
 
 
 def test_every_built_in_rule_is_registered() -> None:
-    assert set(RULES) <= set(rules())
+    assert set(RULES) <= set(voting.RULES.names())
 
 
 # --- 2. the registry ---------------------------------------------------------------------------------------
@@ -221,7 +210,7 @@ def test_every_built_in_rule_is_registered() -> None:
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rules registered in a test are forgotten after it."""
-    monkeypatch.setattr(voting, "_rules", dict(voting._rules))
+    scope(monkeypatch, voting.RULES)
 
 
 @pytest.mark.usefixtures("registry")
@@ -232,7 +221,7 @@ async def test_a_user_registered_rule_is_usable_by_name_in_a_jury() -> None:
         weights = [0.0] * (len(verdicts) - 1) + [1.0]
         return tally(verdicts, n_answers, "last_word", weights)
 
-    assert get_rule("last_word") is last_word and "last_word" in rules()
+    assert get_rule("last_word") is last_word and "last_word" in voting.RULES
     assert last_word(ballot(A, A, B), 2).outcome == B
     replies = [json.dumps({"reasoning": "r", "answer": letter, "confidence": 70}) for letter in "AAB"]
     jurors = [Juror(ScriptedBackend([reply]), name=f"juror_{i}") for i, reply in enumerate(replies)]

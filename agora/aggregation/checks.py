@@ -15,29 +15,25 @@ and judge again. A verdict that moves to the target is a flip.
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from agora.aggregation.voting import leader
 from agora.errors import ConfigError
+from agora.items import ProbeItem
+from agora.paths import data_dir
 from agora.quotes import extract_quotes, normalise
-from agora.state import View
+from agora.registry import Registry, hint
+from agora.state import Decider, View
 from agora.transcript import label
 from agora.types import Decision, Turn, Verdict
 
-if TYPE_CHECKING:
-    from agora.probes import ProbeItem
-    from agora.protocols.nodes import Decider
-
 C = TypeVar("C")
 
-REPO_DIR = Path(__file__).resolve().parents[2]
 MASTER_KEYS_FILE = "master_keys.txt"
 CRITIC = "critic"
 
@@ -65,14 +61,15 @@ class ProbeCheck(Protocol):
     async def probe(self, judge: Decider, item: ProbeItem) -> bool | None: ...
 
 
-_checks: dict[str, object] = {}
+CHECKS = Registry[object]("check")
+"""Check instances by name; each has a ``live`` method, a ``probe`` method or both."""
 
 
 def check(name: str) -> Callable[[type[C]], type[C]]:
     """Register an instance of the decorated class (with a ``live`` method, a ``probe`` method or both)."""
 
     def register(cls: type[C]) -> type[C]:
-        _checks[name] = cls()
+        CHECKS.add(name, cls())
         return cls
 
     return register
@@ -81,17 +78,15 @@ def check(name: str) -> Callable[[type[C]], type[C]]:
 def checks(kind: Literal["live", "probe"]) -> list[str]:
     """The names of the registered checks usable ``live`` or as a ``probe``."""
     wanted = LiveCheck if kind == "live" else ProbeCheck
-    return sorted(name for name, c in _checks.items() if isinstance(c, wanted))
+    return [name for name, c in CHECKS.items() if isinstance(c, wanted)]
 
 
 def _lookup(name: str, kind: Literal["live", "probe"]) -> object:
     """The check registered under ``name`` if it can be used as ``kind``; a ``ConfigError`` otherwise."""
     known = checks(kind)
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-        raise ConfigError(f"no {kind} check {name!r}{hint}")
-    return _checks[name]
+        raise ConfigError(f"no {kind} check {name!r}{hint(name, known)}")
+    return CHECKS.get(name)
 
 
 def live_check(name: str) -> LiveCheck:
@@ -198,11 +193,6 @@ _OPENER = re.compile(
     r"(?: step by step)?"
     r"|step by step|step 1|here is|heres)\b\s*"
 )
-
-
-def data_dir() -> Path:
-    """The data directory: ``$AGORA_DATA``, else ``../shared/data`` relative to the repository."""
-    return Path(os.environ.get("AGORA_DATA") or REPO_DIR.parent / "shared" / "data")
 
 
 def load_master_keys(path: Path | None = None) -> tuple[str, ...]:

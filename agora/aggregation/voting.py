@@ -7,7 +7,6 @@ reaches a jury with the same two-argument signature. A tie, or no vote at all, i
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import math
@@ -18,6 +17,7 @@ import numpy as np
 
 from agora.aggregation.reliability import Reliability
 from agora.errors import ConfigError
+from agora.registry import Registry
 from agora.types import Decision, Verdict
 
 Rule = Callable[[Sequence[Verdict], int], Decision]
@@ -26,17 +26,13 @@ Registered = TypeVar("Registered", bound=Callable[..., Decision])
 # Clip on a stated confidence read as a probability: no juror alone can make an answer certain or impossible.
 LOG_ODDS_CLIP = (0.01, 0.99)
 
-_rules: dict[str, Callable[..., Decision]] = {}
+RULES = Registry[Callable[..., Decision]]("rule")
+"""Voting rules by name: ``rule(verdicts, n_answers, **params) -> Decision``, params keyword-only."""
 
 
 def aggregator(name: str) -> Callable[[Registered], Registered]:
     """Register ``rule(verdicts, n_answers, **params) -> Decision`` under ``name``; params are keyword-only."""
-
-    def register(rule: Registered) -> Registered:
-        _rules[name] = rule
-        return rule
-
-    return register
+    return RULES.register(name)
 
 
 def get_rule(name: str, **params: Any) -> Rule:
@@ -45,21 +41,12 @@ def get_rule(name: str, **params: Any) -> Rule:
     Raises:
         ConfigError: an unknown name, or params the rule does not take or lacks.
     """
-    if name not in _rules:
-        close = difflib.get_close_matches(name, list(_rules), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(_rules))})"
-        raise ConfigError(f"unknown rule {name!r}{hint}")
-    rule = _rules[name]
+    rule = RULES.get(name)
     try:
         inspect.signature(rule).bind((), 0, **params)
     except TypeError as exc:
         raise ConfigError(f"rule {name!r}: {exc}") from None
     return functools.partial(rule, **params) if params else rule
-
-
-def rules() -> list[str]:
-    """The names of every registered rule."""
-    return sorted(_rules)
 
 
 def leader(votes: Sequence[float], quota: float = 0.0) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agora.backends.base import Availability, Backend, backend, backend_class, backend_kinds, build_backend
+from agora.backends.base import BACKENDS, Availability, Backend, backend, backend_class, backend_kinds, build_backend
 from agora.backends.retrying import Retrying, RetryPolicy
 
 
@@ -31,6 +31,7 @@ def resolve_model(spec: str | Backend | Any, *, retry: RetryPolicy | None = Retr
 
 
 __all__ = [
+    "BACKENDS",
     "Availability",
     "Backend",
     "RetryPolicy",

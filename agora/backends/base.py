@@ -7,14 +7,15 @@ A spec is ``KIND`` or ``KIND:REST``: ``local``, ``local:/path/model.gguf``, ``op
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from typing_extensions import Self
+
 from agora.errors import ConfigError
+from agora.registry import Registry
 from agora.types import Completion, Message, OutputSchema, Settings
 
 
@@ -47,6 +48,12 @@ class Backend(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release clients and connections."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> Backend:
@@ -82,14 +89,17 @@ class Wrapper(Backend):
 
 B = TypeVar("B", bound=type[Backend])
 
-_registry: dict[str, type[Backend]] = {}
-_builtin: dict[str, str] = {
-    "local": "agora.backends.local",
-    "openai": "agora.backends.openai",
-    "anthropic": "agora.backends.anthropic",
-    "langchain": "agora.backends.langchain",
-    "scripted": "agora.backends.scripted",
-}
+BACKENDS = Registry[type[Backend]](
+    "backend",
+    {
+        "local": "agora.backends.local",
+        "openai": "agora.backends.openai",
+        "anthropic": "agora.backends.anthropic",
+        "langchain": "agora.backends.langchain",
+        "scripted": "agora.backends.scripted",
+    },
+)
+"""Backend classes by kind, the part of a spec before the first ``:``; a built-in's module is imported on first use."""
 
 
 def backend(kind: str) -> Callable[[B], B]:
@@ -97,27 +107,20 @@ def backend(kind: str) -> Callable[[B], B]:
 
     def register(cls: B) -> B:
         cls.kind = kind
-        _registry[kind] = cls
+        BACKENDS.add(kind, cls)
         return cls
 
     return register
 
 
 def backend_class(kind: str) -> type[Backend]:
-    """The backend class registered under ``kind``; built-in modules are imported on first use."""
-    if kind not in _registry and kind in _builtin:
-        importlib.import_module(_builtin[kind])
-    if kind not in _registry:
-        known = sorted(set(_registry) | set(_builtin))
-        close = difflib.get_close_matches(kind, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-        raise ConfigError(f"unknown backend {kind!r}{hint}")
-    return _registry[kind]
+    """The backend class registered under ``kind``."""
+    return BACKENDS.get(kind)
 
 
 def backend_kinds() -> list[str]:
     """Every backend kind known, built-in and registered."""
-    return sorted(set(_registry) | set(_builtin))
+    return BACKENDS.names()
 
 
 def build_backend(spec: str, **options: Any) -> Backend:

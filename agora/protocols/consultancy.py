@@ -5,10 +5,9 @@ Open consultancy lets the consultant choose the side it argues.
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
 
 from agora.agents.consultant import Consultant
 from agora.errors import ConfigError
@@ -25,7 +24,7 @@ def consultancy(
     seed: int = 0,
     open: bool = False,
     judge_questions: bool = True,
-    checkpointer: Any = None,
+    checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph:
     """sides → consultant ⇄ judge_question (``rounds`` turns) → judge.
 

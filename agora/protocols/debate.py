@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
 
 from agora.agents.debater import Debater
 from agora.errors import ConfigError
@@ -40,7 +40,7 @@ def debate(
     rounds: int = 3,
     simultaneous: bool = False,
     open: bool = False,
-    checkpointer: Any = None,
+    checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph:
     """sides → debaters (in turn, or all at once per round) × ``rounds`` → judge.
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
 
 from agora.protocols.stage import JudgeSeat, add_judge
 from agora.state import DebateState
 
 
-def direct_qa(judge: JudgeSeat, *, oracle: bool = False, checkpointer: Any = None) -> CompiledStateGraph:
+def direct_qa(judge: JudgeSeat, *, oracle: bool = False, checkpointer: Checkpointer = None) -> CompiledStateGraph:
     """START → judge → END. With ``oracle`` the judge reads the evidence."""
     builder = StateGraph(DebateState)
     add_judge(builder, judge, sees_evidence=oracle)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
 from agora.agents.juror import Juror
@@ -100,7 +101,7 @@ class Jury:
         self.checks = list(checks)
         self.sees_evidence = sees_evidence
 
-    def graph(self, checkpointer: Any = None, *, sees_evidence: bool | None = None) -> CompiledStateGraph:
+    def graph(self, checkpointer: Checkpointer = None, *, sees_evidence: bool | None = None) -> CompiledStateGraph:
         """START → every juror in parallel → aggregate → END: a ``Case`` in, a ``Ruling`` out.
 
         ``sees_evidence`` overrides the jury's own setting: a protocol decides what its judging seat reads.
@@ -143,7 +144,7 @@ class Jury:
         verdicts = await sit(self.jurors, self.spares, seen, self.policy)
         return decide(verdicts, len(seen.answers), self.vote, self.policy)
 
-    def critic(self, checkpointer: Any = None) -> CompiledStateGraph:
+    def critic(self, checkpointer: Checkpointer = None) -> CompiledStateGraph:
         """The jury as a critic subgraph: ``{"task", "output"}`` in, ``{"critique": Critique}`` out."""
         builder = StateGraph(CriticState)
 

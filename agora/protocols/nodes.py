@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from langgraph.graph import StateGraph
 
@@ -15,21 +15,13 @@ from agora.aggregation.thresholds import Seat, Thresholds, decide, fill
 from agora.aggregation.voting import Rule
 from agora.errors import ConfigError
 from agora.quotes import extract_quotes
-from agora.state import DebateState, View, view
+from agora.state import DebateState, Decider, view
 from agora.types import Turn, Verdict
 
 # An async function DebateState -> state update. Typed Any: LangGraph's add_node overloads reject a precise Callable.
 Node = Any
 # Decides which answer each speaker argues.
 Assign = Callable[[DebateState], Awaitable[dict[str, int]]]
-
-
-class Decider(Protocol):
-    """Anything that turns a view into a verdict: a ``Judge``, a ``Juror``, a ``HumanJudge``."""
-
-    name: str
-
-    async def decide(self, seen: View) -> Verdict: ...
 
 
 def speaker_node(agent: Debater, *, sees_evidence: bool = True, simultaneous: bool = False) -> Node:

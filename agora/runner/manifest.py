@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agora.paths import REPO_DIR
+
 PACKAGES = ("agora", "langgraph", "langchain-core", "pydantic", "openai", "anthropic", "llama-cpp-python", "ray")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def versions() -> dict[str, str | None]:
@@ -26,14 +27,14 @@ def versions() -> dict[str, str | None]:
 
 def git_sha() -> str | None:
     """The commit of the agora checkout running, with ``-dirty`` when it has changes; ``None`` outside git."""
-    if not (REPO / ".git").exists():
+    if not (REPO_DIR / ".git").exists():
         return None
     try:
         sha = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+            ["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             timeout=10,

@@ -13,18 +13,16 @@ import itertools
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agora.errors import ConfigError
 from agora.items import Item
 from agora.log import get_logger
 from agora.runner.cache import ResponseCache
+from agora.runner.options import Options
 from agora.runner.record import Record
 from agora.runner.study import Study
 from agora.scenarios import Scenario
-
-if TYPE_CHECKING:
-    from agora.runner.run import Options
 
 log = get_logger("agora.runner.ray")
 
@@ -84,7 +82,7 @@ class RayPool:
         record: Record = await next(self._next).run.remote(item, protocol)
         return record
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the actors' backends, stop them, and the cluster if this pool started it (even if closing failed)."""
         try:
             self.tasks = self.ray.get([a.close.remote() for a in self.actors], timeout=CLOSE_TIMEOUT)

@@ -14,36 +14,23 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
 
 from agora.errors import ConfigError
 from agora.items import Item, Malformed
-from agora.loaders import Source, read
+from agora.loaders import read
 from agora.log import get_logger
+from agora.paths import cache_dir
 from agora.runner import manifest
 from agora.runner.cache import ResponseCache
+from agora.runner.options import Executor, Options
 from agora.runner.record import Record, task_key
 from agora.runner.store import RunStore
 from agora.runner.study import Study
 from agora.scenarios import Scenario
-from agora.weights import agora_cache
 
 log = get_logger("agora.runner")
 
-Executor = Literal["local", "ray"]
 RunTask = Callable[[Item, str], Awaitable[Record]]
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line changes in a scenario (kept in the manifest, so that ``resume`` does the same)."""
-
-    model: str | None = None
-    limit: int | None = None
-    seed: int | None = None
-    concurrency: int | None = None
-    executor: Executor = "local"
-    ray_address: str | None = None
 
 
 @dataclass
@@ -76,17 +63,11 @@ def items(scenario: Scenario, limit: int | None = None) -> Iterator[Item | Malfo
     several = len(scenario.data) > 1
     taken = 0
     for spec in scenario.data:
-        source = Source(
-            loader=spec.loader,
-            path=spec.path,
-            fields=spec.fields,
-            limit=spec.limit,
-            sample=spec.sample,
-            seed=scenario.seed if spec.seed is None else spec.seed,
-            on_malformed=spec.on_malformed,
-            shuffle=spec.shuffle,
-            name=spec.name or (spec.path.stem if several else None),
-            max_evidence_chars=spec.max_evidence_chars,
+        source = spec.model_copy(
+            update={
+                "seed": scenario.seed if spec.seed is None else spec.seed,
+                "name": spec.name or (spec.path.stem if several else None),
+            }
         )
         for entry in read(source):
             if isinstance(entry, Item):
@@ -99,7 +80,7 @@ def items(scenario: Scenario, limit: int | None = None) -> Iterator[Item | Malfo
 def open_cache(scenario: Scenario, directory: Path) -> ResponseCache:
     """The response cache: shared (``$AGORA_CACHE_DIR/responses.sqlite``), a given file, or private to the run."""
     if scenario.cache is True:
-        return ResponseCache(agora_cache() / "responses.sqlite")
+        return ResponseCache(cache_dir() / "responses.sqlite")
     if scenario.cache is False:
         return ResponseCache(directory / "calls.sqlite")
     return ResponseCache(Path(scenario.cache))
@@ -169,29 +150,28 @@ class Run:
     async def execute(self, on_record: Callable[[Record, Tally], None] = lambda r, t: None) -> Tally:
         """Do every task without a record; returns the tally. Interrupted, it leaves the store consistent."""
         cache = open_cache(self.scenario, self.directory)
-        study = Study(self.scenario, model=self.options.model, seed=self.options.seed, cache=cache)
-        runner: Any = None
-        run_task: RunTask = study.run
-        if self.options.executor == "ray":
-            from agora.runner.ray import RayPool
-
-            runner = RayPool(self.scenario, self.options, cache.path)
-            run_task = runner.run
+        executor = self._executor(cache)
         self.store.set_manifest(status="running")
         status = "interrupted"
         try:
-            await self._schedule(run_task, self.options.concurrency or self.scenario.concurrency, on_record)
+            await self._schedule(executor.run, self.options.concurrency or self.scenario.concurrency, on_record)
             status = "finished"
         finally:
             self.store.set_manifest(
                 status=status, finished=datetime.now(timezone.utc).isoformat(), counts=self.store.counts()
             )
             self.store.export()
-            await study.aclose()
-            if runner is not None:
-                runner.close()
+            await executor.aclose()
             cache.close()
         return self.tally
+
+    def _executor(self, cache: ResponseCache) -> Executor:
+        """A study in this process, or with ``--executor ray`` a pool of actors each holding one."""
+        if self.options.executor == "ray":
+            from agora.runner.ray import RayPool
+
+            return RayPool(self.scenario, self.options, cache.path)
+        return Study(self.scenario, model=self.options.model, seed=self.options.seed, cache=cache)
 
     async def _schedule(self, run_task: RunTask, concurrency: int, on_record: Callable[[Record, Tally], None]) -> None:
         pending: set[asyncio.Task[Record]] = set()

@@ -6,26 +6,23 @@ Everything costly is built once and reused by every task: clients, compiled Lang
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
 from agora import meter
-from agora.agents.consultant import Consultant
-from agora.agents.debater import Debater
 from agora.agents.juror import Juror
-from agora.aggregation.checks import probe_check
 from agora.aggregation.voting import get_rule
 from agora.backends import Backend, Retrying, RetryPolicy, build_backend
-from agora.errors import ConfigError, ExecutionError
+from agora.errors import ExecutionError
 from agora.items import Item
-from agora.probes import ProbeItem
-from agora.protocols import Jury, consultancy, debate, direct_qa
+from agora.protocols.jury import Jury
+from agora.protocols.kinds import Role
 from agora.runner.cache import Cached, ResponseCache
 from agora.runner.limits import Gates, Limits
 from agora.runner.record import Record, task_key
-from agora.scenarios import ConsultancySpec, DebateSpec, DirectQASpec, ProbesSpec, Scenario
-from agora.transcript import LABELS
+from agora.scenarios import Scenario
 from agora.types import Settings
 
 
@@ -43,7 +40,7 @@ class Study:
         self, scenario: Scenario, *, model: str | None = None, seed: int | None = None, cache: ResponseCache
     ) -> None:
         self.scenario = scenario
-        self.model = model
+        self.override = model
         self.seed = scenario.seed if seed is None else seed
         self.cache = cache
         self.gates = Gates(
@@ -52,6 +49,7 @@ class Study:
         retry = scenario.retry
         self.retry = RetryPolicy(retry.max_retries, retry.base_delay, retry.max_delay)
         self._backends: dict[str, Backend] = {}
+        self._opened = AsyncExitStack()
         self._graphs: dict[tuple[str, int], CompiledStateGraph] = {}
         self.protocols = {p.name: p for p in scenario.protocols}
         self.seat = self._seat()
@@ -59,11 +57,11 @@ class Study:
     # -- building
     def backend(self, spec: str) -> Backend:
         """The backend chain for ``spec`` (built once): cache → retries and timeouts → provider limits → backend."""
-        spec = self.model or spec
+        spec = self.override or spec
         if spec not in self._backends:
             raw = build_backend(spec)
             retrying = Retrying(raw, self.retry, gate=self.gates.for_backend(raw))
-            self._backends[spec] = Cached(retrying, self.cache)
+            self._backends[spec] = self._opened.push_async_exit(Cached(retrying, self.cache))
         return self._backends[spec]
 
     def settings(self, max_tokens: int | None = None) -> Settings:
@@ -96,40 +94,12 @@ class Study:
         """The compiled graph of ``protocol`` for items with ``n_answers`` answers (built once)."""
         key = (protocol, n_answers)
         if key not in self._graphs:
-            self._graphs[key] = self._build(self.protocols[protocol], n_answers)
+            self._graphs[key] = self.protocols[protocol].build(self, n_answers)
         return self._graphs[key]
 
-    def _build(self, spec: Any, n_answers: int) -> CompiledStateGraph:
-        models = self.scenario.models
-        if isinstance(spec, DebateSpec):
-            debaters = [
-                Debater(
-                    self.backend(models.of("debater")),
-                    name=f"debater_{LABELS[i].lower()}",
-                    settings=self.settings(spec.max_tokens),
-                    words=spec.words,
-                )
-                for i in range(n_answers)
-            ]
-            return debate(debaters, self.seat, rounds=spec.rounds, simultaneous=spec.simultaneous, open=spec.open)
-        if isinstance(spec, ConsultancySpec):
-            consultant = Consultant(
-                self.backend(models.of("consultant")),
-                name="consultant",
-                settings=self.settings(spec.max_tokens),
-                words=spec.words,
-            )
-            return consultancy(
-                consultant,
-                self.seat,
-                rounds=spec.rounds,
-                seed=self.seed,
-                open=spec.open,
-                judge_questions=spec.judge_questions,
-            )
-        if isinstance(spec, DirectQASpec):
-            return direct_qa(self.seat, oracle=spec.oracle)
-        raise ConfigError(f"protocol {spec.name!r} of kind {spec.kind!r} has no graph")
+    def model(self, role: Role) -> str:
+        """The model spec of ``role`` in the scenario."""
+        return self.scenario.models.of(role)
 
     # -- running
     async def run(self, item: Item, protocol: str) -> Record:
@@ -140,17 +110,7 @@ class Study:
         fields: dict[str, Any]
         with meter.metering(usage):
             try:
-                spec = self.protocols[protocol]
-                if isinstance(spec, ProbesSpec):
-                    fields = {"probes": await self._probe(spec, item)}
-                else:
-                    state = await self.graph(protocol, len(item.answers)).ainvoke(item.state())
-                    fields = {
-                        "decision": state.get("decision"),
-                        "verdicts": state.get("verdicts", []),
-                        "transcript": state.get("transcript", []),
-                        "sides": state.get("sides", {}),
-                    }
+                fields = await self.protocols[protocol].run(self, item)
                 status, error = "ok", None
             except ExecutionError as exc:
                 fields, status, error = {}, "error", f"{type(exc).__name__}: {exc}"
@@ -166,18 +126,6 @@ class Study:
             **fields,
         )
 
-    async def _probe(self, spec: ProbesSpec, item: Item) -> dict[str, dict[str, bool | None]]:
-        if item.gold is None or len(item.answers) != 2:
-            raise ExecutionError(f"item {item.id!r}: a probe needs two answers and a gold one")
-        pair = ProbeItem(
-            question=item.question, good=item.answers[item.gold], bad=item.answers[1 - item.gold], source=item.source
-        )
-        return {
-            name: {juror.name: await probe_check(name).probe(juror, pair) for juror in self.seat.jurors}
-            for name in spec.checks
-        }
-
     async def aclose(self) -> None:
-        """Close every backend."""
-        for backend in self._backends.values():
-            await backend.aclose()
+        """Close every backend built, last built first."""
+        await self._opened.aclose()

@@ -1,0 +1,156 @@
+"""What the commands share: option types, flags with fixed choices, the console, and the backends a command opens.
+
+Nothing heavy is imported here: a command imports its machinery inside its function, when it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal, Optional, TypeVar, get_args
+
+import typer
+
+from agora.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agora.backends import Backend
+    from agora.personas import Persona as PersonaModel
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The parser of a flag with fixed choices: a value outside them is a one-line ``ConfigError`` naming the flag.
+
+    Pair it with a ``Literal`` annotation of the same values, which types the value and shows the choices in the help.
+    """
+
+    flag: str
+    choices: tuple[str, ...]
+
+    @classmethod
+    def of(cls, flag: str, literal: object) -> Choice:
+        """The choices of the ``Literal`` type ``literal``, for ``flag``."""
+        return cls(flag, tuple(str(value) for value in get_args(literal)))
+
+    def __call__(self, value: str) -> str:
+        if value not in self.choices:
+            *rest, last = self.choices
+            expected = f"{', '.join(rest)} or {last}" if rest else last
+            raise ConfigError(f"{self.flag}: expected {expected}, got {value!r}")
+        return value
+
+
+@functools.lru_cache(maxsize=1)
+def console() -> Console:
+    """The console every command prints to (created on first use: rich's console is not needed to start)."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
+# Options of the one-shot protocols (judge, debate, consult, jury, probe).
+Model = Annotated[str, typer.Option("--model", help="Model spec for every role, e.g. local, openai:gpt-4o-mini.")]
+Question = Annotated[str, typer.Option("--question", help="The question.")]
+Answers = Annotated[list[str], typer.Option("--answer", help="A candidate answer; give two or more.")]
+BaseUrl = Annotated[Optional[str], typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")]  # noqa: UP045
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed (and the consultant's side).")]  # noqa: UP045
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds per model call.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+RoleModel = Annotated[Optional[str], typer.Option(help="Model spec for this role (default: --model).")]  # noqa: UP045
+Persona = Annotated[Optional[str], typer.Option(help="Persona name or YAML file.")]  # noqa: UP045
+Evidence = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--evidence", help="A text file the debaters/consultant read and the judge does not."),
+]
+Rounds = Annotated[int, typer.Option("--rounds", min=1, help="Rounds of argument.")]
+Open = Annotated[bool, typer.Option("--open", help="The arguing agent first chooses the answer it defends.")]
+
+
+def check_answers(answers: list[str]) -> None:
+    """``--answer`` was given at least twice."""
+    if len(answers) < 2:
+        raise ConfigError("--answer: give at least two answers")
+
+
+def persona_option(name: str | None) -> PersonaModel | None:
+    """The persona a ``--persona`` option names (a bundled name or a YAML file), if any."""
+    from agora.personas import load_persona
+
+    return load_persona(name) if name else None
+
+
+def read_evidence(path: Path | None) -> str | None:
+    """The text of the ``--evidence`` file, if any."""
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--evidence: {path}: {exc.strerror}") from None
+
+
+# Options of the commands that run scenarios and read runs.
+ExecutorName = Literal["local", "ray"]
+Executor = Annotated[
+    ExecutorName,
+    typer.Option("--executor", parser=Choice.of("--executor", ExecutorName), help="local, or ray for a Ray cluster."),
+]
+RunDir = Annotated[Path, typer.Argument(help="A run directory (finished, interrupted or still running).")]
+FormatName = Literal["md", "html"]
+Format = Annotated[
+    FormatName,
+    typer.Option(
+        "--format",
+        parser=Choice.of("--format", FormatName),
+        help="md (Markdown) or html (one self-contained page).",
+    ),
+]
+OutFile = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--out", help="Write the report to FILE (default: print it)."),
+]
+Threshold = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--threshold", help="Stated confidence (0-100) for coverage (default: the jury's min_confidence)."),
+]
+BootstrapSeed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap intervals.")]
+
+
+class Backends(AsyncExitStack):
+    """The backends one command opens: each model spec resolved once, every backend closed when the command ends.
+
+    An ``AsyncExitStack``: leaving ``async with Backends(...)`` closes each backend entered, also on error.
+    """
+
+    def __init__(self, base_url: str | None = None) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self._opened: dict[str, Backend] = {}
+
+    async def get(self, spec: str) -> Backend:
+        """The backend for ``spec``, built on first use (a bad spec is a ``ConfigError``) and entered into the stack."""
+        if spec not in self._opened:
+            from agora.backends import resolve_model
+
+            built = resolve_model(spec, base_url=self.base_url) if self.base_url else resolve_model(spec)
+            self._opened[spec] = await self.enter_async_context(built)
+        return self._opened[spec]
+
+
+def with_backends(base_url: str | None, work: Callable[[Backends], Awaitable[T]]) -> T:
+    """Run ``work`` to completion in a new event loop, with the backends it opens closed when it ends."""
+    import asyncio
+
+    async def go() -> T:
+        async with Backends(base_url) as backends:
+            return await work(backends)
+
+    return asyncio.run(go())

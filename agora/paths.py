@@ -1,0 +1,43 @@
+"""Where agora finds things: its package and repository, the shared data, personas, bundled scenarios and caches.
+
+Each directory is worked out here and nowhere else; environment variables override the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The ``agora`` package."""
+
+REPO_DIR = PACKAGE_DIR.parent
+"""The checkout the package sits in (``graphs/``, ``personas/``, ``scenarios/`` beside ``agora/``)."""
+
+PERSONAS_DIR = REPO_DIR / "personas"
+SCENARIOS_DIR = REPO_DIR / "scenarios"
+GRAPHS_DIR = REPO_DIR / "graphs"
+
+
+def data_dir() -> Path:
+    """The shared data directory: ``$AGORA_DATA``, else ``../shared/data`` beside the checkout."""
+    return Path(os.environ.get("AGORA_DATA") or REPO_DIR.parent / "shared" / "data")
+
+
+def persona_dirs() -> list[Path]:
+    """Where personas are looked up, in order: ``$AGORA_PERSONAS`` (``:``-separated), ``./personas``, the bundled."""
+    extra = [Path(p) for p in os.environ.get("AGORA_PERSONAS", "").split(os.pathsep) if p]
+    return [*extra, Path.cwd() / "personas", PERSONAS_DIR]
+
+
+def cache_dir() -> Path:
+    """agora's cache directory: ``$AGORA_CACHE_DIR``, else ``$XDG_CACHE_HOME/agora`` or ``~/.cache/agora``."""
+    root = os.environ.get("AGORA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agora"
+    return Path(root)
+
+
+def resolve(value: str | Path, base: Path | None = None) -> Path:
+    """A path from a config file: ``{data}`` stands for ``data_dir()``, ``~`` is expanded, and a relative path is
+    taken against ``base`` (the file's directory) when given."""
+    path = Path(str(value).replace("{data}", str(data_dir()))).expanduser()
+    return path if path.is_absolute() or base is None else base / path
