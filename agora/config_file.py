@@ -77,6 +77,13 @@ def checked(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def checked_each(check: Callable[[str], Any], names: list[str]) -> list[str]:
+    """``names``, once ``check`` has accepted each (see ``checked``)."""
+    for name in names:
+        checked(check, name)
+    return names
+
+
 def dotted(loc: Sequence[int | str]) -> str:
     """A pydantic error location as ``jury.checks.0``."""
     return ".".join(str(part) for part in loc)

@@ -90,7 +90,7 @@ class Source(Spec):
     @field_validator("loader")
     @classmethod
     def _known_loader(cls, name: str) -> str:
-        checked(get_loader, name)
+        checked(LOADERS.get, name)
         return name
 
     @field_validator("path", mode="before")
@@ -146,20 +146,6 @@ def loader(
     return register
 
 
-def get_loader(name: str) -> Loader:
-    """The loader registered under ``name``.
-
-    Raises:
-        ConfigError: no loader has that name (with the closest name as a hint).
-    """
-    return LOADERS.get(name)
-
-
-def loader_names() -> list[str]:
-    """The names of every registered loader, aliases included."""
-    return LOADERS.names()
-
-
 def read(source: Source) -> Iterator[Item | Malformed]:
     """Stream the items of ``source`` in file order, with each unusable row as a ``Malformed`` among them.
 
@@ -170,7 +156,7 @@ def read(source: Source) -> Iterator[Item | Malformed]:
         ConfigError: an unknown loader, a bad field mapping or a missing file, at once; later, while iterating,
             a file that cannot be parsed, or the first unusable row when ``on_malformed`` is ``"fail"``.
     """
-    load = get_loader(source.loader)
+    load = LOADERS.get(source.loader)
     _check_fields(load, source)
     if not source.path.is_file():
         reason = "not a file" if source.path.exists() else "no such file"

@@ -1,4 +1,4 @@
-"""Where agora finds things: its package and repository, the shared data, personas, bundled scenarios and caches.
+"""Where agora finds things: its checkout, the shared data, personas, bundled scenarios and its cache.
 
 Each directory is worked out here and nowhere else; environment variables override the defaults.
 """
@@ -8,15 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-"""The ``agora`` package."""
-
-REPO_DIR = PACKAGE_DIR.parent
-"""The checkout the package sits in (``graphs/``, ``personas/``, ``scenarios/`` beside ``agora/``)."""
+REPO_DIR = Path(__file__).resolve().parent.parent
+"""The checkout the package sits in (``personas/`` and ``scenarios/`` beside ``agora/``)."""
 
 PERSONAS_DIR = REPO_DIR / "personas"
 SCENARIOS_DIR = REPO_DIR / "scenarios"
-GRAPHS_DIR = REPO_DIR / "graphs"
 
 
 def data_dir() -> Path:

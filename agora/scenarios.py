@@ -26,7 +26,7 @@ from agora.aggregation.checks import live_check
 from agora.aggregation.thresholds import Thresholds
 from agora.aggregation.voting import RULES, get_rule
 from agora.backends import BACKENDS
-from agora.config_file import Spec, checked, read_mapping, validate
+from agora.config_file import Spec, checked, checked_each, read_mapping, validate
 from agora.loaders import Source
 from agora.paths import resolve
 from agora.personas import load_persona
@@ -98,9 +98,7 @@ class JurySpec(Spec):
     @field_validator("checks")
     @classmethod
     def _live_checks(cls, names: list[str]) -> list[str]:
-        for name in names:
-            checked(live_check, name)
-        return names
+        return checked_each(live_check, names)
 
     @model_validator(mode="after")
     def _coherent(self) -> JurySpec:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from agora.config_file import config_error
 from agora.errors import ConfigError
 from agora.items import Item, Malformed
-from agora.loaders import LOADERS, Source, get_loader, loader, loader_names, read, total
+from agora.loaders import LOADERS, Source, loader, read, total
 from agora.paths import data_dir
 from tests.fixtures.registries import scope
 
@@ -55,16 +55,16 @@ QA = {"question": "Q?", "answers": ["yes", "no"], "gold": 1}
 
 
 def test_the_built_in_loaders_are_registered() -> None:
-    assert loader_names() == [
+    assert LOADERS.names() == [
         "covid-claims", "csv", "evalbiasbench", "jsonl", "llmbar", "pairwise", "passage-qa", "truthfulqa",
     ]  # fmt: skip
-    assert get_loader("llmbar").fn is get_loader("pairwise").fn
-    assert get_loader("truthfulqa").shuffle and not get_loader("pairwise").shuffle
+    assert LOADERS.get("llmbar").fn is LOADERS.get("pairwise").fn
+    assert LOADERS.get("truthfulqa").shuffle and not LOADERS.get("pairwise").shuffle
 
 
 def test_an_unknown_loader_names_the_closest_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^unknown loader 'truthfullqa' \(did you mean 'truthfulqa'\?\)$"):
-        get_loader("truthfullqa")
+        LOADERS.get("truthfullqa")
     with pytest.raises(ValidationError, match=r"unknown loader 'xyz' \(known: covid-claims, csv, "):
         read(Source(loader="xyz", path=tmp_path / "a.jsonl"))
 
@@ -80,7 +80,7 @@ def test_a_user_loader_is_a_first_class_citizen(tmp_path: Path, monkeypatch: pyt
 
     path = tmp_path / "x.txt"
     path.write_text("1+1=2\n2+2=4\n")
-    assert "lines" in loader_names()
+    assert "lines" in LOADERS.names()
     got = items(Source(loader="lines", path=path, seed=3))
     assert [i.id for i in got] == ["1+1", "2+2"]
     assert all(i.answers[i.gold or 0] in ("2", "4") for i in got)  # shuffled by default, gold followed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agora.backends.base import BACKENDS, Availability, Backend, backend, backend_class, backend_kinds, build_backend
+from agora.backends.base import BACKENDS, Availability, Backend, backend, build_backend
 from agora.backends.retrying import Retrying, RetryPolicy
 
 
@@ -37,8 +37,6 @@ __all__ = [
     "RetryPolicy",
     "Retrying",
     "backend",
-    "backend_class",
-    "backend_kinds",
     "build_backend",
     "resolve_model",
 ]

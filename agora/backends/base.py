@@ -113,23 +113,13 @@ def backend(kind: str) -> Callable[[B], B]:
     return register
 
 
-def backend_class(kind: str) -> type[Backend]:
-    """The backend class registered under ``kind``."""
-    return BACKENDS.get(kind)
-
-
-def backend_kinds() -> list[str]:
-    """Every backend kind known, built-in and registered."""
-    return BACKENDS.names()
-
-
 def build_backend(spec: str, **options: Any) -> Backend:
     """Build the raw backend that ``spec`` names (no retries, no logging)."""
     if not spec or not spec.strip():
         raise ConfigError("empty model spec")
     kind, _, rest = spec.strip().partition(":")
     try:
-        cls = backend_class(kind)
+        cls = BACKENDS.get(kind)
     except ConfigError as exc:
         raise ConfigError(f"model spec {spec!r}: {exc}") from None
     return cls.from_spec(rest, **options)

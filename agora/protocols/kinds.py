@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from pydantic import Field, field_validator
 
 from agora.aggregation.checks import probe_check
-from agora.config_file import Spec, checked
+from agora.config_file import Spec, checked_each
 from agora.errors import ExecutionError
 from agora.items import Item, ProbeItem
 from agora.registry import Registry
@@ -32,12 +32,14 @@ from agora.transcript import LABELS
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
+    from agora.agents.debater import Debater
     from agora.backends import Backend
     from agora.protocols.jury import Jury
     from agora.types import Settings
 
 Role = Literal["debater", "consultant", "judge"]
 S = TypeVar("S", bound=type["ProtocolSpec"])
+A = TypeVar("A", bound="Debater")
 
 
 class Cast(Protocol):
@@ -103,6 +105,12 @@ class _ArguedSpec(ProtocolSpec):
     words: int = Field(default=150, ge=10)
     max_tokens: int = Field(default=400, ge=16)
 
+    def speaker(self, agent: type[A], cast: Cast, role: Role, name: str) -> A:
+        """An arguing agent of ``role``'s model, with this protocol's word and token bounds."""
+        return agent(
+            cast.backend(cast.model(role)), name=name, settings=cast.settings(self.max_tokens), words=self.words
+        )
+
 
 @protocol("debate")
 class DebateSpec(_ArguedSpec):
@@ -116,15 +124,7 @@ class DebateSpec(_ArguedSpec):
         from agora.agents.debater import Debater
         from agora.protocols.debate import debate
 
-        debaters = [
-            Debater(
-                cast.backend(cast.model("debater")),
-                name=f"debater_{LABELS[i].lower()}",
-                settings=cast.settings(self.max_tokens),
-                words=self.words,
-            )
-            for i in range(n_answers)
-        ]
+        debaters = [self.speaker(Debater, cast, "debater", f"debater_{LABELS[i].lower()}") for i in range(n_answers)]
         return debate(debaters, cast.seat, rounds=self.rounds, simultaneous=self.simultaneous, open=self.open)
 
 
@@ -140,14 +140,8 @@ class ConsultancySpec(_ArguedSpec):
         from agora.agents.consultant import Consultant
         from agora.protocols.consultancy import consultancy
 
-        consultant = Consultant(
-            cast.backend(cast.model("consultant")),
-            name="consultant",
-            settings=cast.settings(self.max_tokens),
-            words=self.words,
-        )
         return consultancy(
-            consultant,
+            self.speaker(Consultant, cast, "consultant", "consultant"),
             cast.seat,
             rounds=self.rounds,
             seed=cast.seed,
@@ -181,9 +175,7 @@ class ProbesSpec(ProtocolSpec):
     @field_validator("checks")
     @classmethod
     def _probe_checks(cls, names: list[str]) -> list[str]:
-        for name in names:
-            checked(probe_check, name)
-        return names
+        return checked_each(probe_check, names)
 
     async def run(self, cast: Cast, item: Item) -> dict[str, Any]:
         """``{"probes": {check: {juror: fell for it, or None when unusable}}}``."""
