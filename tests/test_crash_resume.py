@@ -24,8 +24,9 @@ from unittest import mock
 
 import pytest
 
+from agora.runner.options import Options
 from agora.runner.record import Record
-from agora.runner.run import Options, Run
+from agora.runner.run import Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from tests.fixtures.fake_server import FakeServer, Request

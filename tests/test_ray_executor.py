@@ -27,9 +27,10 @@ pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'agor
 import ray
 
 from agora.cli import main
+from agora.runner.options import Options
 from agora.runner.ray import RayPool
 from agora.runner.record import Record
-from agora.runner.run import Options, Run
+from agora.runner.run import Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from tests.conftest import free_port
@@ -59,7 +60,7 @@ def ray_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What the run's ``RayPool`` did: seconds to start, tasks per actor, and the pids of the cluster and actors."""
     seen: dict[str, Any] = {"pids": set()}
-    init, close = RayPool.__init__, RayPool.close
+    init, close = RayPool.__init__, RayPool.aclose
 
     def timed_init(self: RayPool, *args: Any, **kwargs: Any) -> None:
         start = time.perf_counter()
@@ -69,13 +70,13 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         for infos in (getattr(node, "all_processes", None) or {}).values():
             seen["pids"] |= {info.process.pid for info in infos}
 
-    def watched_close(self: RayPool) -> None:
+    async def watched_close(self: RayPool) -> None:
         seen["pids"] |= set(ray.get([a.__ray_call__.remote(lambda worker: os.getpid()) for a in self.actors]))
-        close(self)
+        await close(self)
         seen["tasks"] = self.tasks
 
     monkeypatch.setattr(RayPool, "__init__", timed_init)
-    monkeypatch.setattr(RayPool, "close", watched_close)
+    monkeypatch.setattr(RayPool, "aclose", watched_close)
     return seen
 
 

@@ -17,8 +17,9 @@ from agora.cli import main
 from agora.metrics.types import Calibration, Estimate, Headline, RiskCoverage, RunMetrics
 from agora.reports import RunReport, read_run, run_html, run_markdown
 from agora.reports.plots import accuracy
+from agora.runner.options import Options
 from agora.runner.record import Record
-from agora.runner.run import Options, Run
+from agora.runner.run import Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from agora.types import Completion, Message, OutputSchema, Settings

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from agora.runner.options import Options
 from agora.runner.record import Record
-from agora.runner.run import Options, Run
+from agora.runner.run import Run
 from agora.scenarios import load_scenario
 from tests.fixtures.fake_server import FakeServer, Fault
 from tests.fixtures.scenarios import numbered_rows, write_scenario

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from agora.cli import main
+from agora.runner.options import Options
 from agora.runner.record import Record
-from agora.runner.run import Options, Run
+from agora.runner.run import Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from tests.fixtures import hashed
