@@ -58,6 +58,11 @@ def help_file(command: tuple[str, ...]) -> Path:
     return HELP_DIR / ("-".join(command or ("agora",)) + ".txt")
 
 
+def tidy(text: str) -> str:
+    """``text`` without the spaces rich pads each line with, nor trailing blank lines (editors strip them)."""
+    return "\n".join(line.rstrip() for line in text.splitlines()).rstrip("\n") + "\n"
+
+
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter with a fixed terminal (120 columns, no colour)."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS", "GITHUB_ACTIONS")}
@@ -68,11 +73,11 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def all_help() -> dict[str, str]:
-    """Every command's help text, keyed by the command line (``agora graph draw``)."""
+    """Every command's help text (tidied), keyed by the command line (``agora graph draw``)."""
     result = run_python(_ALL_HELP, json.dumps(COMMANDS))
     assert result.returncode == 0, result.stderr
     texts: dict[str, str] = json.loads(result.stdout)
-    return texts
+    return {command: tidy(text) for command, text in texts.items()}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +97,7 @@ def test_a_group_without_arguments_prints_its_help_and_exits_0(command: tuple[st
     code = "import sys; from agora.cli import main; main(sys.argv[1:])"
     result = run_python(code, *command)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.rstrip() == help_file(command).read_text(encoding="utf-8").rstrip()
+    assert tidy(result.stdout) == help_file(command).read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":  # regenerate the stored help texts

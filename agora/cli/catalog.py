@@ -9,7 +9,7 @@ def models() -> None:
     """List the backends, whether each is usable here, and why not."""
     from rich.table import Table
 
-    from agora.backends import backend_class, backend_kinds
+    from agora.backends import BACKENDS
     from agora.weights import CATALOGUE, DEFAULT_MODEL
 
     table = Table("backend", "usable", "why", "example spec")
@@ -20,8 +20,8 @@ def models() -> None:
         "langchain": "langchain:my_pkg.models:chat",
         "scripted": "scripted:replies.json",
     }
-    for kind in backend_kinds():
-        status = backend_class(kind).availability()
+    for kind, cls in BACKENDS.items():
+        status = cls.availability()
         table.add_row(kind, "yes" if status.usable else "no", status.reason, examples.get(kind, ""))
     console().print(table)
     local = Table("local model", "installed", "size", "extra")
