@@ -6,7 +6,7 @@ Nothing heavy is imported here: a command imports its machinery inside its funct
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Optional, TypeVar, get_args
@@ -84,6 +84,18 @@ def persona_option(name: str | None) -> PersonaModel | None:
     from agora.personas import load_persona
 
     return load_persona(name) if name else None
+
+
+def each_valid(paths: Iterable[Path], load: Callable[[Path], T]) -> Iterator[tuple[Path, T | None]]:
+    """``(path, load(path))`` for each file; an invalid one is reported on one line and comes as ``(path, None)``."""
+    import sys
+
+    for path in paths:
+        try:
+            yield path, load(path)
+        except ConfigError as exc:
+            print(f"agora: error: {exc}", file=sys.stderr)
+            yield path, None
 
 
 def read_evidence(path: Path | None) -> str | None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agora.cli.common import console
-from agora.errors import ConfigError
+from agora.cli.common import console, each_valid
 
 app = typer.Typer(help="Declarative graphs: validate and draw graphs/*.yaml.", no_args_is_help=True)
 
@@ -20,12 +18,9 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Graph YAML files.
     from agora.graphs import load_graph
 
     failed = 0
-    for path in files:
-        try:
-            spec = load_graph(path)
-        except ConfigError as exc:
+    for path, spec in each_valid(files, load_graph):
+        if spec is None:
             failed += 1
-            print(f"agora: error: {exc}", file=sys.stderr)
             continue
         console().print(f"ok {path}: {len(spec.nodes)} nodes, {len(spec.edges)} edges")
     if failed:

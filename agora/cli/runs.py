@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from agora.cli.common import Executor, console
-from agora.errors import ConfigError
+from agora.cli.common import Executor, console, each_valid
 
 if TYPE_CHECKING:
     from agora.runner.run import Run
@@ -72,12 +70,9 @@ def scenarios(
     paths = files or sorted(SCENARIOS_DIR.glob("*.yaml"))
     table = Table("scenario", "protocols", "judges", "data", "status")
     bad = 0
-    for path in paths:
-        try:
-            found = load_scenario(path)
-        except ConfigError as exc:
+    for path, found in each_valid(paths, load_scenario):
+        if found is None:
             bad += 1
-            print(f"agora: error: {exc}", file=sys.stderr)
             table.add_row(path.stem, "", "", "", "[red]invalid[/red]")
             continue
         protocols = ", ".join(p.name for p in found.protocols)
