@@ -1,4 +1,5 @@
-"""Keeps secrets out of logs, errors and reprs: every known key is replaced by ``***``."""
+"""Keeps secrets out of logs, errors, reprs, run stores and reports: every known key is replaced by ``***``, and so
+are the credentials a URL carries (``http://user:secret@host`` and tokens in its query, ``?api_key=...``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import os
 import re
 
 _SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET)$")
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
+_QUERY_SECRET = re.compile(
+    r"(?<=[?&])((?:api[_-]?key|key|token|access[_-]?token|auth|secret|password|sig|signature)=)[^&#\s]+", re.IGNORECASE
+)
 _registered: set[str] = set()
 
 
@@ -21,8 +26,9 @@ def _secrets() -> set[str]:
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every known secret (registered or in a ``*_API_KEY`` variable) masked."""
+    """Return ``text`` with every known secret (registered or in a ``*_API_KEY`` variable) and every URL credential
+    masked."""
     for secret in _secrets():
         if secret in text:
             text = text.replace(secret, "***")
-    return text
+    return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub("***@", text))

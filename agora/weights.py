@@ -17,6 +17,7 @@ from agora.errors import ConfigError
 from agora.paths import cache_dir
 
 CHUNK = 1 << 22
+GGUF_MAGIC = b"GGUF"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,36 @@ def catalogue_model(name: str) -> GGUFModel:
     if name not in CATALOGUE:
         raise ConfigError(f"unknown local model {name!r} (known: {', '.join(CATALOGUE)}; or give a .gguf path)")
     return CATALOGUE[name]
+
+
+def local_model(rest: str) -> GGUFModel | Path:
+    """What ``local:REST`` names: a catalogue model (``REST`` empty for the default), or a GGUF file (a path: with a
+    ``/`` or ending ``.gguf``), checked by its magic bytes before anything else reads it.
+
+    Raises:
+        ConfigError: an unknown catalogue name, a missing file, or a file that is not GGUF.
+    """
+    if "/" in rest or rest.endswith(".gguf"):
+        return gguf_file(Path(rest).expanduser())
+    return catalogue_model(rest or DEFAULT_MODEL)
+
+
+def gguf_file(path: Path) -> Path:
+    """``path``, once its first bytes say it is a GGUF file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, or not GGUF.
+    """
+    if not path.is_file():
+        raise ConfigError(f"local model file not found: {path}")
+    try:
+        with path.open("rb") as file:
+            magic = file.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise ConfigError(f"local model file {path}: {exc.strerror or exc}") from None
+    if magic != GGUF_MAGIC:
+        raise ConfigError(f"local model file {path}: not a GGUF file (it does not start with {GGUF_MAGIC!r})")
+    return path
 
 
 def model_path(model: GGUFModel, directory: Path | None = None) -> Path:

@@ -61,6 +61,11 @@ class Backend(ABC):
         return cls(rest, **options)
 
     @classmethod
+    def check_spec(cls, rest: str) -> None:
+        """Raise ``ConfigError`` for a spec that cannot name a model, without building anything or reading weights."""
+        return
+
+    @classmethod
     def availability(cls) -> Availability:
         """Whether this backend is usable here (SDK installed, key or server configured...)."""
         return Availability(True, "ready")
@@ -115,11 +120,16 @@ def backend(kind: str) -> Callable[[B], B]:
 
 def build_backend(spec: str, **options: Any) -> Backend:
     """Build the raw backend that ``spec`` names (no retries, no logging)."""
+    cls, rest = _parsed(spec)
+    return cls.from_spec(rest, **options)
+
+
+def _parsed(spec: str) -> tuple[type[Backend], str]:
+    """The backend class a spec names and the rest of the spec after ``KIND:``."""
     if not spec or not spec.strip():
         raise ConfigError("empty model spec")
     kind, _, rest = spec.strip().partition(":")
     try:
-        cls = BACKENDS.get(kind)
+        return BACKENDS.get(kind), rest
     except ConfigError as exc:
         raise ConfigError(f"model spec {spec!r}: {exc}") from None
-    return cls.from_spec(rest, **options)

@@ -18,7 +18,7 @@ from typing import Any
 from agora.backends.base import Availability, Backend, backend
 from agora.errors import BackendError, ConfigError
 from agora.types import Completion, Message, OutputSchema, Settings, Usage
-from agora.weights import CATALOGUE, DEFAULT_MODEL, catalogue_model, model_path
+from agora.weights import CATALOGUE, DEFAULT_MODEL, local_model, model_path
 
 INSTALL_HINT = "pip install 'agora[local]'"
 
@@ -60,13 +60,14 @@ class LocalBackend(Backend):
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> Backend:
-        if rest.endswith(".gguf"):
-            path = Path(rest).expanduser()
-            if not path.is_file():
-                raise ConfigError(f"local model file not found: {path}")
-            return cls(path, rest, **options)
-        name = rest or DEFAULT_MODEL
-        return cls(model_path(catalogue_model(name)), name, **options)
+        found = local_model(rest)
+        if isinstance(found, Path):
+            return cls(found, rest, **options)
+        return cls(model_path(found), found.name, **options)
+
+    @classmethod
+    def check_spec(cls, rest: str) -> None:
+        local_model(rest)
 
     @classmethod
     def availability(cls) -> Availability:

@@ -10,6 +10,7 @@ def models() -> None:
     from rich.table import Table
 
     from agora.backends import BACKENDS
+    from agora.redaction import redact
     from agora.weights import CATALOGUE, DEFAULT_MODEL
 
     table = Table("backend", "usable", "why", "example spec")
@@ -22,7 +23,7 @@ def models() -> None:
     }
     for kind, cls in BACKENDS.items():
         status = cls.availability()
-        table.add_row(kind, "yes" if status.usable else "no", status.reason, examples.get(kind, ""))
+        table.add_row(kind, "yes" if status.usable else "no", redact(status.reason), examples.get(kind, ""))
     console().print(table)
     local = Table("local model", "installed", "size", "extra")
     for model in CATALOGUE.values():

@@ -50,14 +50,11 @@ def model_hash(spec: str) -> str | None:
     kind, _, rest = spec.partition(":")
     if kind != "local":
         return None
-    from agora.weights import CATALOGUE, DEFAULT_MODEL
+    from agora.weights import local_model
 
-    name = rest or DEFAULT_MODEL
-    if name in CATALOGUE:
-        return CATALOGUE[name].sha256
-    path = Path(name).expanduser()
-    if not path.is_file():
-        return None
+    path = local_model(rest)
+    if not isinstance(path, Path):
+        return path.sha256
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
