@@ -21,7 +21,7 @@ from typing import IO, Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from agora.config_file import Spec, checked
+from agora.config_file import Spec, checked, not_utf8, read_text
 from agora.errors import ConfigError
 from agora.items import Item, Malformed
 from agora.paths import resolve
@@ -59,7 +59,8 @@ class Source(Spec):
     """A data file and how to read it: one schema for ``Source(...)`` in Python and a scenario's ``data:`` entries.
 
     In a scenario file, ``path`` resolves against the file's directory, ``{data}`` stands for the shared data
-    directory, and a missing file is an error at once; a ``Source`` built in Python is checked when read.
+    directory, and a missing file is an error at once; a ``Source`` built in Python is checked when read. The field
+    mapping is checked against the loader's as the source is built.
 
     Attributes:
         loader: the name of a registered loader (``jsonl``, ``covid-claims`` ...).
@@ -92,6 +93,13 @@ class Source(Spec):
     def _known_loader(cls, name: str) -> str:
         checked(LOADERS.get, name)
         return name
+
+    @field_validator("fields")
+    @classmethod
+    def _usable_fields(cls, fields: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if fields and "loader" in info.data:
+            checked(_check_fields, LOADERS.get(info.data["loader"]), fields)
+        return fields
 
     @field_validator("path", mode="before")
     @classmethod
@@ -153,11 +161,10 @@ def read(source: Source) -> Iterator[Item | Malformed]:
     unique (a repeated id is a ``Malformed``), answers shuffled when asked, then ``sample`` and ``limit`` applied.
 
     Raises:
-        ConfigError: an unknown loader, a bad field mapping or a missing file, at once; later, while iterating,
-            a file that cannot be parsed, or the first unusable row when ``on_malformed`` is ``"fail"``.
+        ConfigError: a missing file, at once; later, while iterating, a file that is not UTF-8 or cannot be parsed,
+            or the first unusable row when ``on_malformed`` is ``"fail"``.
     """
     load = LOADERS.get(source.loader)
-    _check_fields(load, source)
     if not source.path.is_file():
         reason = "not a file" if source.path.exists() else "no such file"
         raise ConfigError(f"{source.path}: cannot read the data set: {reason}")
@@ -168,6 +175,32 @@ def read(source: Source) -> Iterator[Item | Malformed]:
     if source.limit is not None:
         rows = _limited(rows, source.limit)
     return rows
+
+
+def count(source: Source) -> int:
+    """The usable items in the whole file of ``source`` (``sample`` and ``limit`` aside), every row read.
+
+    Raises:
+        ConfigError: what ``read`` raises, and for a file without a usable item (see ``no_items``).
+    """
+    found, malformed, first = 0, 0, None
+    for row in read(source.model_copy(update={"sample": None, "limit": None})):
+        if isinstance(row, Item):
+            found += 1
+        else:
+            malformed += 1
+            first = first or row
+    if not found:
+        raise no_items(source.path, malformed, first)
+    return found
+
+
+def no_items(path: Path, malformed: int, first: Malformed | None) -> ConfigError:
+    """The error for the data file at ``path`` without a usable item: empty, or ``malformed`` rows from ``first``."""
+    if first is None:
+        return ConfigError(f"{path}: no rows: the data set is empty")
+    rows = "the one row is malformed" if malformed == 1 else f"all {malformed} rows are malformed, the first"
+    return ConfigError(f"{_where(path, first.source)}: no usable item: {rows}: {first.reason}")
 
 
 def total(source: Source) -> int | None:
@@ -281,29 +314,26 @@ class _Columns:
     required: tuple[str, ...]
 
 
-def _check_fields(load: Loader, source: Source) -> None:
-    """Raise a ``ConfigError`` for a field mapping the loader cannot use."""
-    if not source.fields:
-        return
-    where = f"{source.path}: fields"
+def _check_fields(load: Loader, fields: Mapping[str, Any]) -> None:
+    """Raise a ``ConfigError`` for a field mapping ``load`` cannot use (``answers: must be ...``)."""
     if load.fields is None:
-        raise ConfigError(f"{where}: the {load.name!r} loader takes no field mapping")
+        raise ConfigError(f"the {load.name!r} loader takes no field mapping")
     known = [*load.fields, "meta"]
-    for key, value in source.fields.items():
+    for key, value in fields.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown field {key!r} for the {load.name!r} loader{hint(key, known)}")
+            raise ConfigError(f"unknown field {key!r} for the {load.name!r} loader{hint(key, known)}")
         default = load.fields.get(key)
         if key == "meta":
             if not _names(value):
-                raise ConfigError(f"{where}.meta: must be a list of column names, got {value!r}")
+                raise ConfigError(f"meta: must be a list of column names, got {value!r}")
         elif key == "answers" and isinstance(default, list):
             if not _names(value) or len(value) != len(default):
-                raise ConfigError(f"{where}.answers: must be {len(default)} column names, got {value!r}")
+                raise ConfigError(f"answers: must be {len(default)} column names, got {value!r}")
         elif key == "answers":
             if not (isinstance(value, str) and value) and not (_names(value) and len(value) >= 2):
-                raise ConfigError(f"{where}.answers: must be a column name or 2 or more of them, got {value!r}")
+                raise ConfigError(f"answers: must be a column name or 2 or more of them, got {value!r}")
         elif not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}.{key}: must be a column name, got {value!r}")
+            raise ConfigError(f"{key}: must be a column name, got {value!r}")
 
 
 def _names(value: Any) -> bool:
@@ -343,20 +373,23 @@ def _open(path: Path) -> IO[str]:
         raise ConfigError(f"{path}: cannot read the data set: {exc.strerror}") from None
 
 
+def _not_utf8(path: Path) -> ConfigError:
+    """The error for a data file that is not UTF-8, naming the line (the file read again, as bytes)."""
+    with path.open("rb") as file:
+        return not_utf8(path, file)
+
+
 def _read_json(path: Path) -> Any:
-    with _open(path) as file:
-        try:
-            return json.load(file)
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    text = read_text(path, "data set")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, str, Any]]:
     """``(file:line, line, row)`` for each non-blank line of a JSONL file, read one line at a time."""
     with _open(path) as file:
-        line = 0
         try:
             for line, text in enumerate(file, 1):
                 if not text.strip():
@@ -368,7 +401,7 @@ def _jsonl(path: Path) -> Iterator[tuple[str, str, Any]]:
                     row = Malformed(where, f"not valid JSON: {exc.msg} (column {exc.colno})")
                 yield where, str(line), row
         except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text (near line {line + 1})") from None
+            raise _not_utf8(path) from None
 
 
 def _json_list(path: Path) -> Iterator[tuple[str, str, Any]]:
@@ -409,7 +442,7 @@ def _csv(path: Path, needed: Iterable[str]) -> Iterator[tuple[str, str, Any]]:
         except csv.Error as exc:
             raise ConfigError(f"{path}:{reader.line_num}: not valid CSV: {exc}") from None
         except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text (near line {reader.line_num + 1})") from None
+            raise _not_utf8(path) from None
 
 
 # Turning rows into items.

@@ -3,6 +3,8 @@
 A scenario is validated in full before any model call. Every error is one line naming the file and the field:
 ``scenarios/x.yaml: jury.rule: unknown rule 'majorty' (did you mean 'majority'?)``. Paths resolve relative to the
 scenario file; ``{data}`` in a path stands for the shared data directory (``$AGORA_DATA`` or ``../shared/data``).
+In a file, ``cache`` and ``output`` must be paths a run can write. ``check_data`` reads the data files through, as
+``agora run`` and ``agora scenarios`` do before anything starts: a file without a usable item is an error.
 """
 
 from __future__ import annotations
@@ -23,18 +25,29 @@ from pydantic import (
 )
 
 from agora.aggregation.checks import live_check
+from agora.aggregation.fitting import check_fit
 from agora.aggregation.thresholds import Thresholds
-from agora.aggregation.voting import RULES, get_rule
+from agora.aggregation.voting import RULES, seat_rule
 from agora.backends import BACKENDS
-from agora.config_file import Spec, checked, checked_each, read_mapping, validate
-from agora.loaders import Source
-from agora.paths import resolve
+from agora.config_file import Spec, check_writable, checked, checked_each, read_mapping, validate
+from agora.loaders import Source, count
+from agora.paths import cache_dir, resolve
 from agora.personas import load_persona
 from agora.protocols.kinds import PROTOCOLS, ProtocolSpec
 from agora.registry import hint
 
 METRICS = ("accuracy", "calibration", "agreement", "coverage", "robustness", "paired", "ranking")
 """Metric families a scenario may ask for; reports compute them from the run store."""
+
+
+def _model_spec(spec: str | None) -> str | None:
+    """``spec`` once its backend kind is known and the backend accepts the rest (a local file must be GGUF)."""
+    if spec is not None:
+        if not spec.strip():
+            raise ValueError("empty model spec")
+        kind, _, rest = spec.partition(":")
+        checked(checked(BACKENDS.get, kind).check_spec, rest)
+    return spec
 
 
 class ModelsSpec(Spec):
@@ -48,11 +61,7 @@ class ModelsSpec(Spec):
     @field_validator("*")
     @classmethod
     def _known_kind(cls, spec: str | None) -> str | None:
-        if spec is not None:
-            if not spec.strip():
-                raise ValueError("empty model spec")
-            checked(BACKENDS.get, spec.partition(":")[0])
-        return spec
+        return _model_spec(spec)
 
     def of(self, role: Literal["debater", "consultant", "judge"]) -> str:
         """The model spec of ``role``."""
@@ -67,6 +76,11 @@ class JudgeSpec(Spec):
     model: str | None = None
     weight: float = Field(default=1.0, gt=0)
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, spec: str | None) -> str | None:
+        return _model_spec(spec)
+
     @field_validator("persona")
     @classmethod
     def _known_persona(cls, name: str | None, info: ValidationInfo) -> str | None:
@@ -77,9 +91,17 @@ class JudgeSpec(Spec):
         checked(load_persona, name)
         return name
 
+    @property
+    def seat_name(self) -> str:
+        """The juror's name in the judging seat: ``name``, else the persona, else ``judge``."""
+        return self.name or self.persona or "judge"
+
 
 class JurySpec(Spec):
-    """How the judging seat's verdicts become a decision: the voting rule, the uncertainty thresholds, live checks."""
+    """How the judging seat's verdicts become a decision: the voting rule, the uncertainty thresholds, live checks.
+
+    A rule that takes ``weights`` gets the judges' ``weight`` unless ``params`` gives them.
+    """
 
     rule: str = "majority"
     params: dict[str, Any] = Field(default_factory=dict)
@@ -102,7 +124,8 @@ class JurySpec(Spec):
 
     @model_validator(mode="after")
     def _coherent(self) -> JurySpec:
-        checked(get_rule, self.rule, **self.params)
+        checked(seat_rule, self.rule, self.params, {})  # the judges' weights come with the seat
+        checked(check_fit, self.rule, self.params)
         checked(self.thresholds)
         return self
 
@@ -124,9 +147,9 @@ ProtocolEntry = SerializeAsAny[Annotated[ProtocolSpec, WrapValidator(_protocol)]
 class SettingsSpec(Spec):
     """Sampling settings of the judges; ``timeout`` bounds every model call."""
 
-    temperature: float = Field(default=0.0, ge=0, le=2)
+    temperature: float = Field(default=0.0, ge=0, le=2, allow_inf_nan=False)
     max_tokens: int = Field(default=512, ge=16)
-    timeout: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=300.0, gt=0, allow_inf_nan=False)
 
 
 class LimitsSpec(Spec):
@@ -159,7 +182,7 @@ class Scenario(Spec):
     concurrency: int = Field(default=4, ge=1)
     limits: dict[str, LimitsSpec] = Field(default_factory=dict)
     retry: RetrySpec = Field(default_factory=RetrySpec)
-    cache: bool | Path = True
+    cache: bool | Path = Field(default=True, validate_default=True)
     output: Path | None = None
 
     @field_validator("data", mode="before")
@@ -194,19 +217,35 @@ class Scenario(Spec):
     @field_validator("cache", "output", mode="before")
     @classmethod
     def _paths(cls, value: Any, info: ValidationInfo) -> Any:
-        return value if isinstance(value, bool) or value is None else resolve(value, _base(info))
+        """A path resolved against the scenario file; in a file, one a run can write (``cache: true`` is the shared
+        cache directory)."""
+        if value is None or value is False:
+            return value
+        path = cache_dir() if value is True else resolve(value, _base(info))
+        if _base(info) is not None:
+            checked(check_writable, path, "file" if info.field_name == "cache" and value is not True else "directory")
+        return value if value is True else path
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
         for what, names in (
             ("protocols", [p.name for p in self.protocols]),
-            ("judges", [j.name or j.persona or "judge" for j in self.judges]),
+            ("judges", [j.seat_name for j in self.judges]),
             ("data", [d.name or d.path.stem for d in self.data]),
         ):
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
                 raise ValueError(f"{what}: names must be unique, {twice[0]!r} is used twice (set 'name')")
         return self
+
+    def model_specs(self) -> set[str]:
+        """Every model spec the scenario names, per role and per judge."""
+        roles = {self.models.of(role) for role in ("debater", "consultant", "judge")}
+        return roles | {j.model for j in self.judges if j.model}
+
+    def imports(self) -> list[str]:
+        """The Python objects the scenario imports (its ``langchain:MODULE:ATTR`` specs)."""
+        return sorted(spec.partition(":")[2] for spec in self.model_specs() if spec.partition(":")[0] == "langchain")
 
     def digest(self) -> str:
         """A hash of everything that decides the results (sha256 of the canonical JSON)."""
@@ -228,6 +267,16 @@ def load_scenario(path: Path | str) -> Scenario:
     data = read_mapping(path, "scenario")
     data.setdefault("name", Path(path).stem)
     return parse_scenario(data, Path(path))
+
+
+def check_data(scenario: Scenario) -> None:
+    """Read each data file of ``scenario`` through, as a run does before its first call.
+
+    Raises:
+        ConfigError: a file that is not UTF-8, cannot be parsed or holds no usable item, naming the file.
+    """
+    for source in scenario.data:
+        count(source)
 
 
 def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:

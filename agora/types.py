@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agora.errors import ConfigError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -36,7 +39,11 @@ def assistant(content: str) -> Message:
 
 @dataclass(frozen=True)
 class Settings:
-    """Sampling and transport settings common to every backend."""
+    """Sampling and transport settings common to every backend.
+
+    Raises:
+        ConfigError: a value out of bounds (see ``setting_problem``), naming the field.
+    """
 
     temperature: float = 0.0
     max_tokens: int = 512
@@ -44,6 +51,24 @@ class Settings:
     stop: tuple[str, ...] = ()
     timeout: float = 300.0
     logprobs: bool = False  # ask for token log-probabilities (backends that can give them: openai)
+
+    def __post_init__(self) -> None:
+        for name in ("temperature", "max_tokens", "timeout"):
+            problem = setting_problem(name, getattr(self, name))
+            if problem:
+                raise ConfigError(f"{name}: {problem}")
+
+
+def setting_problem(name: str, value: float) -> str | None:
+    """Why ``value`` cannot be the setting ``name`` (``temperature`` 0 to 2, ``max_tokens`` 1 or more, ``timeout``
+    a positive finite number of seconds), or None when it can."""
+    if name == "temperature" and not 0 <= value <= 2:
+        return f"must be between 0 and 2, got {value:g}"
+    if name == "max_tokens" and not value >= 1:
+        return f"must be 1 or more, got {value}"
+    if name == "timeout" and not 0 < value < math.inf:
+        return f"must be a positive number of seconds, got {value:g}"
+    return None
 
 
 @dataclass(frozen=True)

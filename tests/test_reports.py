@@ -18,12 +18,12 @@ from agora.metrics.types import Calibration, Estimate, Headline, RiskCoverage, R
 from agora.reports import RunReport, read_run, run_html, run_markdown
 from agora.reports.plots import accuracy
 from agora.runner.options import Options
-from agora.runner.record import Record
 from agora.runner.run import Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
 from agora.types import Completion, Message, OutputSchema, Settings
 from tests.fixtures import hashed
+from tests.fixtures.runs import execute
 from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 EVIDENCE = "The sky looks blue because air scatters short wavelengths of sunlight more than long ones."
@@ -95,18 +95,7 @@ def make_run(
     """A real run into ``tmp_path/name``; with ``stop_after``, interrupted (Ctrl-C) after that many records."""
     path = scenario(tmp_path, judges)
     the_run = Run.create(load_scenario(path), Options(limit=limit), tmp_path / name, path)
-
-    def record(_: Record, __: object) -> None:
-        on_record(the_run)
-        if stop_after is not None and len(list(the_run.store.records())) >= stop_after:
-            raise KeyboardInterrupt
-
-    try:
-        asyncio.run(the_run.execute(record))
-    except KeyboardInterrupt:
-        assert stop_after is not None
-    finally:
-        the_run.close()
+    execute(the_run, stop_after=stop_after, on_record=on_record)
     return tmp_path / name
 
 
@@ -207,7 +196,7 @@ def test_the_threshold_sets_coverage(finished: Path, capsys: pytest.CaptureFixtu
 
 def test_a_report_is_written_to_out(finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for fmt, start in (("md", "# Run report: sky"), ("html", "<!doctype html>")):
-        target = tmp_path / f"report.{fmt}"
+        target = tmp_path / "reports" / f"report.{fmt}"  # the missing directory is made
         code, out, err = agora(capsys, "report", str(finished), "--format", fmt, "--out", str(target))
         assert code == 0 and out == "" and str(target) in err
         assert target.read_text(encoding="utf-8").startswith(start)
@@ -221,7 +210,7 @@ def test_a_report_is_written_to_out(finished: Path, tmp_path: Path, capsys: pyte
         (lambda d: (d.mkdir(), (d / "run.sqlite").write_text("junk")), ["report", "{d}"], "{d}/run.sqlite: not a"),
         (lambda d: d, ["compare", "{finished}", "{d}"], "{d}: not a run directory"),
         (lambda d: d, ["report", "{finished}", "--format", "pdf"], "--format: expected md or html, got 'pdf'"),
-        (lambda d: d, ["report", "{finished}", "--out", "{d}/no/such/dir/r.md"], "--out: {d}/no/such/dir/r.md:"),
+        (lambda d: d.write_text(""), ["report", "{finished}", "--out", "{d}/r.md"], "--out: {d}/r.md: {d} is not a"),
     ],
     ids=["no-directory", "no-store", "not-a-database", "compare-one-missing", "bad-format", "unwritable-out"],
 )

@@ -65,7 +65,7 @@ MALFORMED = [
     ({"jury.rule": "majorty"}, "jury.rule: unknown rule 'majorty' (did you mean 'majority'?)"),
     ({"jury.min_confidence": 140}, "jury: thresholds: min_confidence must be between 0 and 100, got 140"),
     ({"jury.checks": ["masterkeys"]}, "jury.checks: no live check 'masterkeys' (did you mean 'master-keys'?)"),
-    ({"jury.rule": "weighted"}, "jury: rule 'weighted': missing a required argument: 'weights'"),
+    ({"jury.params": {"quota": 0.5}}, "jury: rule 'majority': got an unexpected keyword argument 'quota'"),
     ({"data.loader": "jsonlines"}, "data.0.loader: unknown loader 'jsonlines'"),
     ({"data.path": "missing.jsonl"}, "data.0.path: no such file:"),
     ({"data.limit": -1}, "data.0.limit: Input should be greater than or equal to 0"),

@@ -23,13 +23,15 @@ class HumanVerdict(BaseModel):
 
 class HumanJudge:
     """Judges by asking a person: needs a graph compiled with a checkpointer; resume with
-    ``Command(resume={"choice": 1, "confidence": 80, "reasoning": "..."})``.
+    ``Command(resume={"choice": 1, "confidence": 80, "reasoning": "..."})``. Alone or seated in a jury beside
+    model jurors; ``weight`` counts in weighted voting rules.
     """
 
     role = "human"
 
-    def __init__(self, name: str = "human") -> None:
+    def __init__(self, name: str = "human", *, weight: float = 1.0) -> None:
         self.name = name
+        self.weight = weight
 
     async def decide(self, seen: View) -> Verdict:
         """Pause the graph with what the human should read; validate what they send back."""

@@ -19,6 +19,9 @@ Array = npt.NDArray[np.float64]
 # crowd-kit floors probabilities at this before taking logs; the posterior of a new item does the same.
 FLOOR = 1e-10
 
+MISSING = "Dawid-Skene needs crowd-kit: pip install 'agora[stats]'"
+"""What to do when crowd-kit is not installed."""
+
 
 @dataclass(frozen=True, eq=False)
 class Reliability:
@@ -70,7 +73,7 @@ def fit_dawid_skene(votes: Sequence[Sequence[Verdict]], n_answers: int) -> Relia
         import pandas as pd
         from crowdkit.aggregation import DawidSkene
     except ImportError:
-        raise ConfigError("Dawid-Skene needs crowd-kit: pip install 'agora[stats]'") from None
+        raise ConfigError(MISSING) from None
 
     rows = [(item, *vote) for item, verdicts in enumerate(votes) for vote in _cast(verdicts, n_answers)]
     if not rows:
@@ -88,6 +91,15 @@ def fit_dawid_skene(votes: Sequence[Sequence[Verdict]], n_answers: int) -> Relia
     model = Reliability(confusion, priors.reindex(answers, fill_value=0.0).to_numpy(), np.empty((0, n_answers)))
     # From the final parameters (crowd-kit's ``probas_`` precede its last M-step): the rule agrees on fitted items.
     return replace(model, posteriors=np.array([model.posterior(verdicts) for verdicts in votes]))
+
+
+def installed() -> bool:
+    """Whether crowd-kit can be imported; only its top package is tried, which takes a millisecond."""
+    try:
+        import crowdkit  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _cast(verdicts: Sequence[Verdict], n_answers: int) -> list[tuple[str, int]]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 from agora.aggregation.voting import Rule, get_rule
 from agora.backends import Backend
 from agora.errors import ConfigError, ExecutionError
 from agora.log import get_logger
-from agora.state import View
+from agora.state import Decider, View
 from agora.types import Decision, Verdict
 
 OnFailure = Literal["abstain", "replace"]
@@ -90,18 +90,7 @@ def _lead(totals: Sequence[float], winner: int) -> float:
     return (totals[winner] - runner_up) / cast if cast else 0.0
 
 
-class Seat(Protocol):
-    """A juror as ``sit`` uses it: a name, a model and a decision on a view."""
-
-    name: str
-
-    @property
-    def model(self) -> Backend: ...
-
-    async def decide(self, seen: View) -> Verdict: ...
-
-
-async def sit(jurors: Sequence[Seat], spares: Sequence[Seat], seen: View, policy: Thresholds) -> list[Verdict]:
+async def sit(jurors: Sequence[Decider], spares: Sequence[Decider], seen: View, policy: Thresholds) -> list[Verdict]:
     """One verdict per juror, asked concurrently, in the order of ``jurors``.
 
     A juror that raises an ``ExecutionError`` gets an abstaining verdict (the error as its reasoning), or with
@@ -118,7 +107,7 @@ async def sit(jurors: Sequence[Seat], spares: Sequence[Seat], seen: View, policy
         raise
 
 
-async def fill(juror: Seat, pool: Iterator[Seat], seen: View) -> Verdict:
+async def fill(juror: Decider, pool: Iterator[Decider], seen: View) -> Verdict:
     """``juror``'s verdict, else the verdict of the spares from ``pool`` in turn, else an abstention."""
     sitter = juror
     while True:
@@ -136,12 +125,18 @@ async def fill(juror: Seat, pool: Iterator[Seat], seen: View) -> Verdict:
                     reasoning=error,
                     abstained=True,
                     judge=name,
-                    model=sitter.model.spec,
+                    model=_model(sitter),
                     error=error,
                 )
             sitter = spare
         else:
             return verdict.model_copy(update={"judge": name})
+
+
+def _model(seat: Decider) -> str:
+    """The model spec behind ``seat``; its class name when it has no backend (a human, a user's own decider)."""
+    backend = getattr(seat, "model", None)
+    return backend.spec if isinstance(backend, Backend) else type(seat).__name__
 
 
 @dataclass(frozen=True)

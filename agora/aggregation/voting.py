@@ -2,7 +2,8 @@
 
 A rule is called as ``rule(verdicts, n_answers) -> Decision``. A rule that needs more, such as juror weights or a
 fitted model, takes it as a keyword-only parameter, and ``get_rule(name, **params)`` binds it, so every rule
-reaches a jury with the same two-argument signature. A tie, or no vote at all, is inconclusive, never a pick.
+reaches a jury with the same two-argument signature; a jury binds a ``weights`` parameter to its jurors' weights
+(``seat_rule``). A tie, or no vote at all, is inconclusive, never a pick.
 """
 
 from __future__ import annotations
@@ -47,6 +48,24 @@ def get_rule(name: str, **params: Any) -> Rule:
     except TypeError as exc:
         raise ConfigError(f"rule {name!r}: {exc}") from None
     return functools.partial(rule, **params) if params else rule
+
+
+def takes_weights(name: str) -> bool:
+    """Whether the rule registered under ``name`` takes juror weights: a keyword-only ``weights`` parameter."""
+    parameter = inspect.signature(RULES.get(name)).parameters.get("weights")
+    return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def seat_rule(name: str, params: Mapping[str, Any], weights: Mapping[str, float]) -> Rule:
+    """The rule ``name`` of a jury whose jurors weigh ``weights`` (juror name → weight): ``params`` bound, and
+    ``weights`` too when the rule takes them and ``params`` does not give them.
+
+    Raises:
+        ConfigError: as ``get_rule``.
+    """
+    if "weights" not in params and takes_weights(name):
+        params = {**params, "weights": weights}
+    return get_rule(name, **params)
 
 
 def leader(votes: Sequence[float], quota: float = 0.0) -> int | None:
@@ -192,15 +211,21 @@ def unanimity(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
 
 
 @aggregator("dawid_skene")
-def dawid_skene(verdicts: Sequence[Verdict], n_answers: int, *, model: Reliability) -> Decision:
+def dawid_skene(verdicts: Sequence[Verdict], n_answers: int, *, model: Reliability | None = None) -> Decision:
     """The most probable answer under a fitted Dawid–Skene model; ``votes`` are its posterior.
 
-    Bind the model fitted on a run's items: ``get_rule("dawid_skene", model=fit_dawid_skene(items, n_answers))``.
-    Jurors the model was not fitted on carry no weight and are flagged ``unknown-juror:<name>``.
+    Bind a model fitted on a run's items: ``get_rule("dawid_skene", model=fit_dawid_skene(items, n_answers))``.
+    Jurors the model was not fitted on carry no weight and are flagged ``unknown-juror:<name>``. Without a model (a
+    scenario's ``jury: {rule: dawid_skene}``, fitted on the whole run once it finishes: ``agora.aggregation.fitting``)
+    the decision is the majority's, provisional, and its ``rule`` says so.
 
     Raises:
-        ConfigError: a model fitted on another number of answers.
+        ConfigError: a model that is not a ``Reliability``, or one fitted on another number of answers.
     """
+    if model is None:
+        return tally(verdicts, n_answers, PROVISIONAL, quota=0.5)
+    if not isinstance(model, Reliability):
+        raise ConfigError(f"dawid_skene: model must be a fitted Reliability, got {type(model).__name__}")
     if model.n_answers != n_answers:
         raise ConfigError(f"dawid_skene: the model was fitted on {model.n_answers} answers, not {n_answers}")
     voters = [v for v, choice in zip(verdicts, _choices(verdicts, n_answers), strict=True) if choice is not None]
@@ -210,6 +235,10 @@ def dawid_skene(verdicts: Sequence[Verdict], n_answers: int, *, model: Reliabili
     probability = None if outcome is None else posterior[outcome]
     flags = [f"unknown-juror:{juror}" for juror in unknown]
     return settle(verdicts, "dawid_skene", posterior, outcome, probability, flags)
+
+
+PROVISIONAL = "dawid_skene (provisional: majority)"
+"""The ``rule`` of a ``dawid_skene`` decision made before any fit: the majority's."""
 
 
 def _votes(verdict: Verdict) -> bool:

@@ -4,11 +4,18 @@ Spec ``openai:MODEL`` or ``openai:MODEL@BASE_URL``; ``OPENAI_BASE_URL`` and ``OP
 honoured. Structured output asks for ``json_schema``; a server that refuses it (``llama_cpp.server``
 answers HTTP 500) is asked for ``json_object`` with the schema, then for plain text, and the mode that
 worked is remembered for the rest of the backend's life.
+
+Each connection holds a file descriptor: a client's pool is bounded to a quarter of the process's soft limit on open
+descriptors (256 of the common 1,024; at most the SDK's 1,000), so that a run with a few clients stays under it, and
+calls beyond the pool wait for a connection instead of failing to open one. Every connection of the pool is kept
+alive between calls (the SDK keeps 100), so a busy pool does not reconnect for each call.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import resource
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +33,8 @@ log = get_logger("agora.backends.openai")
 
 _FALLBACK: dict[OutputMode, OutputMode] = {"json_schema": "json_object", "json_object": "text"}
 NO_KEY = "sk-no-key-needed"
+MAX_CONNECTIONS = 1000  # the SDK's own bound
+DESCRIPTOR_SHARE = 4  # a client's pool takes at most this fraction (1/4) of the descriptors
 
 
 @backend("openai")
@@ -67,8 +76,14 @@ class OpenAIBackend(Backend):
         if self._client is None:
             import openai
 
+            connections = pool_size()
+            log.debug("openai.pool", model=self.spec, connections=connections)
+            http = openai.DefaultAsyncHttpxClient
             self._client = openai.AsyncOpenAI(
-                api_key=self._api_key.get_secret_value(), base_url=self.base_url, max_retries=0
+                api_key=self._api_key.get_secret_value(),
+                base_url=self.base_url,
+                max_retries=0,
+                http_client=http(limits=_limits(http, connections)),
             )
         return self._client
 
@@ -125,6 +140,22 @@ class OpenAIBackend(Backend):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def pool_size() -> int:
+    """Connections a client may hold open: ``MAX_CONNECTIONS``, or fewer to stay within its share of descriptors."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, soft // DESCRIPTOR_SHARE))
+
+
+def _limits(client: type, connections: int) -> Any:
+    """``Limits`` of ``connections``, all kept alive, from the HTTP library whose ``AsyncClient`` ``client`` extends
+    (``httpx``; ``httpx2`` in newer SDKs)."""
+    base = next(cls for cls in client.__mro__ if cls.__name__ == "AsyncClient")
+    library = importlib.import_module(base.__module__.partition(".")[0])
+    return library.Limits(max_connections=connections, max_keepalive_connections=connections)
 
 
 def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:

@@ -55,15 +55,50 @@ def console() -> Console:
     return Console(soft_wrap=True)
 
 
+def check_model(param: typer.CallbackParam, spec: str | None) -> str | None:
+    """The callback of a model spec flag: an empty spec is a one-line ``ConfigError`` naming the flag."""
+    if spec is not None and not spec.strip():
+        raise ConfigError(f"{param.opts[0]}: empty model spec")
+    return spec
+
+
+def check_setting(param: typer.CallbackParam, value: float) -> float:
+    """The callback of a flag that sets the ``Settings`` field of its parameter's name (``max_tokens``): a value out
+    of the field's bounds is a one-line ``ConfigError`` naming the flag."""
+    from agora.types import setting_problem
+
+    problem = setting_problem(str(param.name), value)
+    if problem:
+        raise ConfigError(f"{param.opts[0]}: {problem}")
+    return value
+
+
+def check_out(path: Path | None, kind: Literal["file", "directory"]) -> None:
+    """Raise a one-line ``ConfigError`` naming ``--out`` unless a ``kind`` can be written at ``path`` (if given)."""
+    from agora.config_file import check_writable
+
+    try:
+        if path is not None:
+            check_writable(path, kind)
+    except ConfigError as exc:
+        raise ConfigError(f"--out: {exc}") from None
+
+
 # Options of the one-shot protocols (judge, debate, consult, jury, probe).
-Model = Annotated[str, typer.Option("--model", help="Model spec for every role, e.g. local, openai:gpt-4o-mini.")]
+Model = Annotated[
+    str,
+    typer.Option("--model", callback=check_model, help="Model spec for every role, e.g. local, openai:gpt-4o-mini."),
+]
 Question = Annotated[str, typer.Option("--question", help="The question.")]
 Answers = Annotated[list[str], typer.Option("--answer", help="A candidate answer; give two or more.")]
 BaseUrl = Annotated[Optional[str], typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")]  # noqa: UP045
 Seed = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed (and the consultant's side).")]  # noqa: UP045
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds per model call.")]
+Timeout = Annotated[float, typer.Option("--timeout", callback=check_setting, help="Seconds per model call.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-RoleModel = Annotated[Optional[str], typer.Option(help="Model spec for this role (default: --model).")]  # noqa: UP045
+RoleModel = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(callback=check_model, help="Model spec for this role (default: --model)."),
+]
 Persona = Annotated[Optional[str], typer.Option(help="Persona name or YAML file.")]  # noqa: UP045
 Evidence = Annotated[
     Optional[Path],  # noqa: UP045
@@ -99,13 +134,19 @@ def each_valid(paths: Iterable[Path], load: Callable[[Path], T]) -> Iterator[tup
 
 
 def read_evidence(path: Path | None) -> str | None:
-    """The text of the ``--evidence`` file, if any."""
+    """The text of the ``--evidence`` file (UTF-8), if any."""
+    from agora.config_file import decoded
+
     if path is None:
         return None
     try:
-        return path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"--evidence: {path}: {exc.strerror}") from None
+    try:
+        return decoded(path, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"--evidence: {exc}") from None
 
 
 # Options of the commands that run scenarios and read runs.

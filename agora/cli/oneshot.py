@@ -28,6 +28,7 @@ from agora.cli.common import (
     Seed,
     Timeout,
     check_answers,
+    check_setting,
     console,
     persona_option,
     read_evidence,
@@ -47,8 +48,8 @@ def judge(
     model: Model = "local",
     persona: Persona = None,
     base_url: BaseUrl = None,
-    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens")] = 512,
+    temperature: Annotated[float, typer.Option("--temperature", callback=check_setting)] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", callback=check_setting)] = 512,
     seed: Seed = None,
     timeout: Timeout = 300.0,
     as_json: AsJson = False,
@@ -172,15 +173,24 @@ def jury(
         Optional[list[str]],  # noqa: UP045
         typer.Option("--persona", help="A juror persona; repeat to mix (cycled over the jurors)."),
     ] = None,
+    weight: Annotated[
+        Optional[list[float]],  # noqa: UP045
+        typer.Option(
+            "--weight", min=0, help="A juror's vote weight in a weighted rule; repeat, one per juror (cycled)."
+        ),
+    ] = None,
     base_url: BaseUrl = None,
     seed: Seed = None,
     timeout: Timeout = 300.0,
     as_json: AsJson = False,
 ) -> None:
-    """A jury of K jurors decides between the answers under a voting rule, thresholds and live checks."""
+    """A jury of K jurors decides between the answers under a voting rule, thresholds and live checks.
+
+    Each juror samples with its own seed, derived from --seed and its name.
+    """
     from rich.table import Table
 
-    from agora.agents.juror import Juror
+    from agora.agents.juror import Juror, juror_seed
     from agora.aggregation.checks import live_check
     from agora.aggregation.thresholds import Thresholds
     from agora.protocols import Jury, direct_qa
@@ -191,7 +201,7 @@ def jury(
     policy = Thresholds(min_confidence=min_confidence, quorum=quorum, margin=margin)
     personas = [persona_option(p) for p in persona or []]
     names = [c.strip() for c in checks.split(",") if c.strip()]
-    vote = _rule(rule)
+    _check_rule(rule, weight or [])
     for name in names:
         live_check(name)  # bad input is reported before any model is built
     specs = juror_model or [model]
@@ -202,11 +212,12 @@ def jury(
                 await backends.get(specs[i % len(specs)]),
                 personas[i % len(personas)] if personas else None,
                 name=f"juror_{i + 1}",
-                settings=Settings(seed=None if seed is None else seed + i, timeout=timeout),
+                settings=Settings(seed=juror_seed(seed, f"juror_{i + 1}"), timeout=timeout),
+                weight=weight[i % len(weight)] if weight else 1.0,
             )
             for i in range(jurors)
         ]
-        panel = Jury(seats, vote, policy=policy, checks=names)
+        panel = Jury(seats, rule, policy=policy, checks=names)
         return dict(await direct_qa(panel).ainvoke({"question": question, "answers": answer}))
 
     state = with_backends(base_url, work)
@@ -256,6 +267,7 @@ def probe(
 
     from agora.agents.judge import Judge
     from agora.aggregation.checks import probe_check
+    from agora.loaders import no_items
     from agora.paths import data_dir
     from agora.probes import ProbeResult, load_items, run_probes
     from agora.types import Settings
@@ -267,6 +279,9 @@ def probe(
     loaded = load_items(path)
     for bad in loaded.malformed:
         print(f"agora: warning: {bad.source}: skipped: {bad.reason}", file=sys.stderr)
+    if not loaded.items:
+        first = loaded.malformed[0] if loaded.malformed else None
+        raise ConfigError(f"--data: {no_items(path, len(loaded.malformed), first)}")
     judge_as = persona_option(persona)
 
     async def work(backends: Backends) -> tuple[str, dict[str, ProbeResult]]:
@@ -305,13 +320,16 @@ def _argue(graph: Callable[[Backend, Settings, Judge], Any], case: Arguing) -> N
     _print_result(with_backends(case.base_url, work), case.as_json, transcript=True)
 
 
-def _rule(name: str) -> Any:
-    from agora.aggregation.voting import get_rule
+def _check_rule(name: str, weights: list[float]) -> None:
+    """Raise a ``ConfigError`` naming ``--rule`` or ``--weight`` when the jury could not use them."""
+    from agora.aggregation.voting import seat_rule, takes_weights
 
     try:
-        return get_rule(name)
+        seat_rule(name, {}, {})  # the jurors' weights come with the seat
     except ConfigError as exc:
         raise ConfigError(f"--rule: {exc}") from None
+    if weights and not takes_weights(name):
+        raise ConfigError(f"--weight: rule {name!r} takes no weights")
 
 
 def _print_result(state: dict[str, Any], as_json: bool, *, transcript: bool) -> None:

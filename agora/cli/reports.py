@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from agora.cli.common import BootstrapSeed, Format, FormatName, OutFile, RunDir, Threshold
+from agora.cli.common import BootstrapSeed, Format, FormatName, OutFile, RunDir, Threshold, check_out
 from agora.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ def report(
     """Rebuild a run's report from its run store alone (no model calls); a partial run's is marked partial."""
     from agora.reports import read_run, run_html, run_markdown
 
+    check_out(out_file, "file")
     render = _format(format_, run_markdown, run_html)
     found = read_run(run_dir, threshold=threshold, seed=seed)
     _partial_warning(found)
@@ -45,6 +46,7 @@ def compare(
     """Two runs' tables side by side, with the paired difference A - B on the items both have."""
     from agora.reports import compare_html, compare_markdown, read_run
 
+    check_out(out_file, "file")
     render = _format(format_, compare_markdown, compare_html)
     a, b = (read_run(d, threshold=threshold, seed=seed) for d in (run_a, run_b))
     _partial_warning(a)
@@ -63,11 +65,12 @@ def _partial_warning(found: RunReport) -> None:
 
 
 def _emit(text: str, path: Path | None) -> None:
-    """Print ``text``, or write it to ``path`` and say where."""
+    """Print ``text``, or write it to ``path`` (making its directory) and say where."""
     if path is None:
         sys.stdout.write(text)
         return
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--out: {path}: {exc.strerror}") from None

@@ -7,17 +7,21 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from agora.cli.common import Executor, console, each_valid
+from agora.cli.common import Executor, check_model, check_out, console, each_valid
+from agora.errors import ConfigError
 
 if TYPE_CHECKING:
     from agora.runner.run import Run
+    from agora.scenarios import Scenario
 
 
 def run(
     scenario: Annotated[Path, typer.Argument(help="A scenario YAML file.")],
     model: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--model", help="Model spec for every role, overriding the scenario's models."),
+        typer.Option(
+            "--model", callback=check_model, help="Model spec for every role, overriding the scenario's models."
+        ),
     ] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=0, help="Run the first N items only.")] = None,  # noqa: UP045
     concurrency: Annotated[
@@ -32,12 +36,20 @@ def run(
         typer.Option("--ray-address", help="Address of an existing Ray cluster (default: start a local one)."),
     ] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Replaces the scenario's seed.")] = None,  # noqa: UP045
+    allow_import: Annotated[
+        bool, typer.Option("--allow-import", help="Let the scenario import Python objects (langchain: model specs).")
+    ] = False,
 ) -> int:
     """Run a scenario into a run directory; exit 1 when some tasks failed."""
     from agora.runner.run import Options, Run
-    from agora.scenarios import load_scenario
 
-    study = load_scenario(scenario)
+    check_out(out_dir, "directory")
+    study = _load(scenario)
+    if study.imports() and not allow_import:
+        raise ConfigError(
+            f"{scenario}: models: the scenario imports Python code ({', '.join(study.imports())}); "
+            "run it with --allow-import if you trust the file like code"
+        )
     options = Options(model, limit, seed, concurrency, executor, ray_address)
     return _execute(Run.create(study, options, out_dir, scenario))
 
@@ -61,43 +73,60 @@ def scenarios(
         typer.Argument(help="Scenario files to validate (default: the bundled scenarios/*.yaml)."),
     ] = None,
 ) -> int:
-    """List and validate scenarios; exit 2 when one is invalid."""
-    from rich.table import Table
+    """List and validate scenarios, with the Python objects each imports; exit 2 when one is invalid."""
+    from rich.table import Column, Table
 
     from agora.paths import SCENARIOS_DIR
-    from agora.scenarios import load_scenario
 
     paths = files or sorted(SCENARIOS_DIR.glob("*.yaml"))
-    table = Table("scenario", "protocols", "judges", "data", "status")
-    bad = 0
-    for path, found in each_valid(paths, load_scenario):
+    rows: list[tuple[str, ...]] = []
+    for path, found in each_valid(paths, _load):
         if found is None:
-            bad += 1
-            table.add_row(path.stem, "", "", "", "[red]invalid[/red]")
+            rows.append((path.stem, "", "", "", "", "[red]invalid[/red]"))
             continue
         protocols = ", ".join(p.name for p in found.protocols)
         judges = ", ".join(j.name or j.persona or "judge" for j in found.judges)
         data = ", ".join(d.loader for d in found.data)
-        table.add_row(found.name, protocols, judges, data, "[green]ok[/green]")
+        rows.append((found.name, protocols, judges, data, ", ".join(found.imports()), "[green]ok[/green]"))
+    importing = any(row[4] for row in rows)
+    imports = [Column("imports", overflow="fold")] if importing else []  # shown whole, however narrow the terminal
+    table = Table("scenario", "protocols", "judges", "data", *imports, "status")
+    for row in rows:
+        table.add_row(*(row if importing else row[:4] + row[5:]))
     console().print(table)
-    return 2 if bad else 0
+    return 2 if any("invalid" in row[5] for row in rows) else 0
+
+
+def _load(path: Path) -> Scenario:
+    """The scenario at ``path``, its data read through: what ``run`` would refuse before its first call, refused."""
+    from agora.scenarios import check_data, load_scenario
+
+    study = load_scenario(path)
+    check_data(study)
+    return study
 
 
 def _execute(the_run: Run) -> int:
-    """Run under a progress bar, print the results; on Ctrl-C, say how to resume."""
+    """Run under a progress bar, print the results; on Ctrl-C (exit 130), SIGTERM (143) or a full disk, say how to
+    resume."""
     import time
 
-    from agora.runner.progress import execute, report_end
+    from agora.runner.progress import Terminated, execute, report_end
+    from agora.runner.store import NoSpace
 
     out = console()
     start = time.perf_counter()
     out.print(f"run directory: {the_run.directory}")
     try:
         tally = execute(the_run, out)
-    except KeyboardInterrupt:
-        out.print(f"interrupted; finish it with: agora resume {the_run.directory}")
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        out.print(f"{'terminated' if terminated else 'interrupted'}; finish it with: agora resume {the_run.directory}")
         the_run.close()
-        return 130
+        return 143 if terminated else 130
+    except NoSpace as exc:
+        the_run.close()
+        raise NoSpace(f"{exc}; the run stopped: free space, then: agora resume {the_run.directory}") from None
     report_end(the_run, tally, out, time.perf_counter() - start)
     the_run.close()
     return 1 if tally.errors else 0

@@ -1,4 +1,5 @@
-"""Metrics over a run: accuracy with intervals, selective accuracy, calibration, agreement, rankings, robustness,
-paired comparisons. Each is computed with a maintained library (scipy, scikit-learn, statsmodels, krippendorff,
-choix); ``agora.metrics.measure`` reads a run store and computes them all.
+"""Metrics over a run: accuracy with intervals (overall and by item metadata), selective accuracy, calibration,
+agreement, rankings, robustness, paired comparisons, live-check flag rates, confidence below a blind guess. The
+statistics come from maintained libraries (scipy, scikit-learn, statsmodels, krippendorff, choix);
+``agora.metrics.measure`` reads a run store and computes them all.
 """

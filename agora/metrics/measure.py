@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
+from agora.aggregation.fitting import for_report
 from agora.metrics.accuracy import Outcome, accuracy, risk_coverage, selective
 from agora.metrics.agreement import cohen_kappa, jury_agreement, percent
+from agora.metrics.breakdown import breakdown, fields
 from agora.metrics.calibration import calibration
+from agora.metrics.flags import flag_rates
+from agora.metrics.guess import below_guess
 from agora.metrics.paired import paired
 from agora.metrics.ranking import Match, ratings
 from agora.metrics.robustness import robustness
@@ -16,6 +21,10 @@ from agora.metrics.types import Headline, JuryAgreement, Paired, RunMetrics
 from agora.runner.record import Record
 from agora.runner.store import RunStore
 from agora.runner.summary import DECISION
+from agora.types import Decision
+
+FITTED = "fitted decision"
+"""The judge column of the decision a jury fitted on its run makes (``jury: {rule: dawid_skene}``)."""
 
 
 @dataclass
@@ -41,10 +50,14 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
     if threshold is None:
         threshold = float((scenario.get("jury") or {}).get("min_confidence", 0) or 0)
     records = list(store.records())
+    fitted = for_report(store, manifest, records)
     probes = {p.get("name") for p in scenario.get("protocols", []) if p.get("kind") == "probes"}
-    seats, errors = _seats(records, skip=probes)
+    seats, errors = _seats(records, skip=probes, fitted=fitted.decisions() if fitted else None)
     order = {p.get("name"): i for i, p in enumerate(scenario.get("protocols", []))}  # as the scenario lists them
     seats = dict(sorted(seats.items(), key=lambda kv: order.get(kv[0][0], len(order))))
+    by_protocol = sorted(records, key=lambda r: order.get(r.protocol, len(order)))
+    items = list(store.items())
+    answers = {item.id: len(item.answers) for item in items}
     headline = tuple(
         _headline(protocol, judge, seat, threshold, errors.get(protocol, 0), seed)
         for (protocol, judge), seat in seats.items()
@@ -61,13 +74,22 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
         robustness=robustness(records, seed=seed),
         ratings=ratings(_matches(records), seed=seed),
         manifest=manifest,
+        breakdown=breakdown(
+            {key: seat.outcomes for key, seat in seats.items()}, fields(items, _sources(scenario)), seed=seed
+        ),
+        flags=flag_rates(by_protocol, seed=seed),
+        below_guess=below_guess(by_protocol, answers),
+        fitted=fitted,
     )
 
 
-def right(records: Iterable[Record], protocol: str, judge: str) -> dict[str, bool | None]:
-    """Item id → whether ``judge`` (or the seat's ``decision``) was right under ``protocol``; ``None`` when it did
-    not decide. Only items with gold and a result count, as in the headline's accuracy."""
-    seat = _seats(r for r in records if r.protocol == protocol)[0].get((protocol, judge))
+def right(
+    records: Iterable[Record], protocol: str, judge: str, fitted: Mapping[str, Decision] | None = None
+) -> dict[str, bool | None]:
+    """Item id → whether ``judge`` (or the seat's ``decision``, or with ``fitted``, task key → fitted decision, the
+    ``FITTED`` one) was right under ``protocol``; ``None`` when it did not decide. Only items with gold and a result
+    count, as in the headline's accuracy."""
+    seat = _seats((r for r in records if r.protocol == protocol), fitted=fitted)[0].get((protocol, judge))
     return _right(seat) if seat else {}
 
 
@@ -75,8 +97,13 @@ Seats = dict[tuple[str, str], _Seat]
 """(protocol, judge) → what that judge did under that protocol."""
 
 
-def _seats(records: Iterable[Record], skip: frozenset[str] | set[str] = frozenset()) -> tuple[Seats, dict[str, int]]:
-    """Each protocol's judges and decision, and its error count (a protocol in ``skip`` gets no decision row)."""
+def _seats(
+    records: Iterable[Record],
+    skip: frozenset[str] | set[str] = frozenset(),
+    fitted: Mapping[str, Decision] | None = None,
+) -> tuple[Seats, dict[str, int]]:
+    """Each protocol's judges, decision and fitted decision (``fitted``: task key → decision), and its error count
+    (a protocol in ``skip`` gets no decision row)."""
     seats: Seats = {}
     errors: dict[str, int] = {}
     for record in records:
@@ -88,18 +115,23 @@ def _seats(records: Iterable[Record], skip: frozenset[str] | set[str] = frozense
         for verdict in {v.judge: v for v in record.verdicts}.values():  # a judge's last word on the item
             seat = seats.setdefault((record.protocol, verdict.judge), _Seat(verdict.persona, verdict.model))
             _note(seat, record, verdict.choice, verdict.confidence)
-        decision = record.decision
-        seat = seats.setdefault((record.protocol, DECISION), _Seat())
-        outcome = decision.outcome if isinstance(decision.outcome, int) else None
-        confidence = decision.confidence
-        if confidence is None and decision.probability is not None:
-            confidence = 100 * decision.probability
-        _note(seat, record, outcome, confidence)
-        if outcome is not None and decision.probability is not None:
-            seat.probability[record.item] = decision.probability
+        _note_decision(seats.setdefault((record.protocol, DECISION), _Seat()), record, record.decision)
+        if fitted and record.key in fitted:
+            _note_decision(seats.setdefault((record.protocol, FITTED), _Seat()), record, fitted[record.key])
     for protocol in errors.keys() - skip:  # a protocol whose every task failed still has its row
         seats.setdefault((protocol, DECISION), _Seat())
     return seats, errors
+
+
+def _note_decision(seat: _Seat, record: Record, decision: Decision) -> None:
+    """Note a decision: its stated confidence, else its probability, stands for its confidence."""
+    outcome = decision.outcome if isinstance(decision.outcome, int) else None
+    confidence = decision.confidence
+    if confidence is None and decision.probability is not None:
+        confidence = 100 * decision.probability
+    _note(seat, record, outcome, confidence)
+    if outcome is not None and decision.probability is not None:
+        seat.probability[record.item] = decision.probability
 
 
 def _note(seat: _Seat, record: Record, choice: int | None, confidence: float | None) -> None:
@@ -154,7 +186,8 @@ def _right(seat: _Seat) -> dict[str, bool | None]:
 def _agreement(seats: Seats, protocols: list[str]) -> tuple[JuryAgreement, ...]:
     found = []
     for protocol in protocols:
-        choices = {judge: seat.choices for (p, judge), seat in seats.items() if p == protocol and judge != DECISION}
+        judges = [(judge, seat) for (p, judge), seat in seats.items() if p == protocol]
+        choices = {judge: seat.choices for judge, seat in judges if judge not in (DECISION, FITTED)}
         if len(choices) >= 2:
             found.append(jury_agreement(protocol, choices))
     return tuple(found)
@@ -173,6 +206,14 @@ def _matches(records: Iterable[Record]) -> list[Match]:
         losers = [name for name, side in record.sides.items() if side != outcome]
         found += [(w, lose) for w in winners for lose in losers]
     return found
+
+
+def _sources(scenario: dict[str, Any]) -> list[str]:
+    """The names of the scenario's data sources, the prefixes of their items' ids (as ``agora.runner.run`` names
+    them: ``name``, else the file's stem when there are several)."""
+    data = scenario.get("data") or []
+    several = len(data) > 1
+    return [name for d in data if (name := d.get("name") or (PurePath(str(d.get("path"))).stem if several else None))]
 
 
 def _scenario(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agora.aggregation.fitting import Fitted
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,40 @@ class Rating:
 
 
 @dataclass(frozen=True)
+class Breakdown:
+    """Accuracy of one judge under one protocol on the items whose metadata field ``by`` (or data source) is
+    ``value``."""
+
+    by: str
+    value: str
+    protocol: str
+    judge: str
+    accuracy: Estimate
+
+
+@dataclass(frozen=True)
+class FlagRate:
+    """How often the decisions of one protocol carry a flag of one check (the flag's text before the first ``:``):
+    ``count`` decisions flagged, ``rate`` that count over the protocol's decisions."""
+
+    protocol: str
+    check: str
+    count: int
+    rate: Estimate
+
+
+@dataclass(frozen=True)
+class BelowGuess:
+    """Of the ``n`` verdicts of one judge under one protocol that chose an answer, the ``below`` ones that gave it
+    less confidence than a blind guess would (100 / the number of answers)."""
+
+    protocol: str
+    judge: str
+    below: int
+    n: int
+
+
+@dataclass(frozen=True)
 class RunMetrics:
     """Everything ``agora report`` shows about one run."""
 
@@ -127,3 +165,7 @@ class RunMetrics:
     robustness: tuple[Robustness, ...]
     ratings: tuple[Rating, ...]
     manifest: dict[str, object] = field(default_factory=dict)
+    breakdown: tuple[Breakdown, ...] = ()
+    flags: tuple[FlagRate, ...] = ()
+    below_guess: tuple[BelowGuess, ...] = ()
+    fitted: Fitted | None = None  # the Dawid–Skene fits of a jury fitted on its run; None for other juries

@@ -5,8 +5,8 @@ A jury takes the judge's seat in any protocol, and doubles as a critic for a use
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.graph import END, START, StateGraph
@@ -17,14 +17,21 @@ from pydantic import BaseModel
 from agora.agents.juror import Juror
 from agora.aggregation.checks import Hearing, live_check, run_live
 from agora.aggregation.thresholds import Thresholds, decide, sit
-from agora.aggregation.voting import Rule, get_rule
+from agora.aggregation.voting import Rule, seat_rule
 from agora.errors import ConfigError
 from agora.protocols.nodes import aggregate_node, judge_node
-from agora.state import DebateState, View, seat_builder, view
+from agora.state import DebateState, Decider, View, seat_builder, view
 from agora.types import Decision, Verdict
 
 ACCEPT = "Accept: the output correctly and fully completes the task."
 REJECT = "Reject: the output is wrong, incomplete or does not follow the task."
+
+
+@runtime_checkable
+class Asker(Decider, Protocol):
+    """A juror that can also ask a consultant a question (a model juror; a human cannot)."""
+
+    async def ask(self, seen: View) -> str: ...
 
 
 class Panel:
@@ -72,30 +79,35 @@ class CriticState(DebateState, total=False):
 class Jury:
     """K jurors, a voting rule and a threshold policy.
 
-    Juror names must be unique; spec strings become ``juror_1``, ``juror_2``... ``rule`` is a registered name or a
-    bound rule (``get_rule("weighted", weights=...)``). A failed juror abstains, or with
-    ``Thresholds(on_failure="replace")`` its seat goes to the next of ``spares``.
+    A juror is a ``Juror``, any other decider (a ``Judge``, a ``HumanJudge``: the graph then pauses for the human),
+    or a model spec, which becomes ``juror_1``, ``juror_2``...; names must be unique. ``rule`` is a registered name,
+    with ``params`` bound (a rule that takes ``weights`` gets the jurors' ``weight``, 1 by default, unless ``params``
+    gives them), or a bound rule (``get_rule("weighted", weights=...)``). A failed juror abstains, or with
+    ``Thresholds(on_failure="replace")`` its seat, and its weight, go to the next of ``spares``.
     """
 
     def __init__(
         self,
-        jurors: Sequence[Juror | str],
+        jurors: Sequence[Decider | str],
         rule: str | Rule = "majority",
         *,
+        params: Mapping[str, Any] | None = None,
         policy: Thresholds = Thresholds(),
-        spares: Sequence[Juror] = (),
+        spares: Sequence[Decider] = (),
         checks: Sequence[str] = (),
         sees_evidence: bool = False,
     ) -> None:
-        self.jurors = [j if isinstance(j, Juror) else Juror(j, name=f"juror_{i + 1}") for i, j in enumerate(jurors)]
+        self.jurors = [Juror(j, name=f"juror_{i + 1}") if isinstance(j, str) else j for i, j in enumerate(jurors)]
         names = [j.name for j in [*self.jurors, *spares]]
         if len(self.jurors) < 1:
             raise ConfigError("a jury needs at least one juror")
         if len(set(names)) != len(names):
             raise ConfigError(f"jury: juror and spare names must be unique, got {names}")
-        self.vote = get_rule(rule) if isinstance(rule, str) else rule
-        self.policy = policy
+        if params and not isinstance(rule, str):
+            raise ConfigError("jury: params apply to a rule given by name, not to a bound rule")
         self.spares = list(spares)
+        self.vote = seat_rule(rule, params or {}, self.weights()) if isinstance(rule, str) else rule
+        self.policy = policy
         for name in checks:
             live_check(name)  # an unknown or probe-only check fails here, not mid-run
         self.checks = list(checks)
@@ -130,14 +142,27 @@ class Jury:
         builder.add_edge("aggregate", "checks")
         builder.add_edge("checks", exit_)
 
+    def weights(self) -> dict[str, float]:
+        """Each seat's vote weight under the name its verdict carries; a spare in a seat weighs what the seat does."""
+        seats = {j.name: getattr(j, "weight", 1.0) for j in self.jurors}
+        return seats | {f"{spare.name} for {name}": weight for spare in self.spares for name, weight in seats.items()}
+
+    @property
+    def foreperson(self) -> Decider:
+        """Who speaks for the jury: the first juror that can ask questions (a human cannot), else the first."""
+        return next((j for j in self.jurors if isinstance(j, Asker)), self.jurors[0])
+
     @property
     def name(self) -> str:
-        """The foreperson's name (the first juror): who speaks for the jury."""
-        return self.jurors[0].name
+        """The foreperson's name."""
+        return self.foreperson.name
 
     async def ask(self, seen: View) -> str:
-        """A question for a consultant (consultancy protocols), asked by the foreperson: the first juror."""
-        return await self.jurors[0].ask(seen)
+        """A question for a consultant (consultancy protocols), asked by the foreperson."""
+        asker = self.foreperson
+        if not isinstance(asker, Asker):
+            raise ConfigError("jury: no juror can ask the consultant questions; set judge_questions=False")
+        return await asker.ask(seen)
 
     async def rule_on(self, seen: View) -> Decision:
         """The jury's decision on ``seen`` outside a graph: every juror, the policy and the rule (no checks)."""

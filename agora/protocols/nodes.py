@@ -11,7 +11,7 @@ from typing import Any
 from langgraph.graph import StateGraph
 
 from agora.agents.debater import Debater
-from agora.aggregation.thresholds import Seat, Thresholds, decide, fill
+from agora.aggregation.thresholds import Thresholds, decide, fill
 from agora.aggregation.voting import Rule
 from agora.errors import ConfigError
 from agora.quotes import extract_quotes
@@ -60,7 +60,7 @@ def judge_node(judge: Decider, *, sees_evidence: bool = False, jury: Thresholds 
         seen = view(state, evidence=sees_evidence)
         if jury is None:
             return {"verdicts": [await judge.decide(seen)]}
-        return {"verdicts": [await fill(judge, iter(()), seen)]}  # type: ignore[arg-type]
+        return {"verdicts": [await fill(judge, iter(()), seen)]}
 
     return decide
 
@@ -156,7 +156,7 @@ def aggregate_node(
     vote: Rule,
     jurors: Sequence[str],
     policy: Thresholds = Thresholds(),
-    spares: Sequence[Seat] = (),
+    spares: Sequence[Decider] = (),
     *,
     sees_evidence: bool = False,
 ) -> Node:

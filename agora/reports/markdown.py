@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from html import escape
 
 from agora.reports.run import CompareRow, RunReport
 from agora.reports.tables import Table, both_facts, facts, metric_tables, partial_note, side_by_side
 
 
 def cell(value: str) -> str:
-    """Text safe in a Markdown table cell: one line, pipes escaped."""
-    return " ".join(value.split()).replace("|", "\\|")
+    """Run text safe in Markdown, table cells included: one line; ``&``, ``<`` and ``>`` as entities, so that no
+    renderer passes a tag (``<script>``, ``<img onerror>``) or a comment through; backslashes and pipes escaped;
+    ``](`` broken, so that no inline link or image (which would be fetched) forms."""
+    text = escape(" ".join(value.split()), quote=False).replace("\\", "\\\\")
+    return text.replace("|", "\\|").replace("](", "]\\(")
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -25,12 +29,12 @@ def section(found: Table, level: str) -> list[str]:
     parts = [f"{level} {cell(found.title)}", ""]
     if found.rows:
         parts += [table(found.header, found.rows), ""]
-    return parts + ([found.note, ""] if found.note else [])
+    return parts + ([cell(found.note), ""] if found.note else [])
 
 
 def warning(report: RunReport, tag: str = "") -> list[str]:
     """The partial-run warning as a quoted line, or nothing."""
-    return [f"> **⚠ {tag}{partial_note(report)}**", ""] if report.partial else []
+    return [f"> **⚠ {cell(tag + partial_note(report))}**", ""] if report.partial else []
 
 
 def render(report: RunReport) -> str:

@@ -3,16 +3,15 @@ runs line up for ``agora compare``."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agora.errors import ConfigError
 from agora.items import Item, Malformed
 from agora.metrics.types import Headline, Paired, RunMetrics
 from agora.runner.record import Record
+from agora.types import Decision
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class RunReport:
 
     @property
     def status(self) -> str:
-        """``finished``, ``interrupted``, or ``running`` (which a crashed run also says)."""
+        """``finished``, ``interrupted`` (a run whose process was killed or crashed too), or ``running``."""
         return str(self.manifest.get("status", "unknown"))
 
     @property
@@ -44,6 +43,11 @@ class RunReport:
     def name(self) -> str:
         """The scenario's name."""
         return self.metrics.name
+
+    @property
+    def fitted(self) -> dict[str, Decision]:
+        """Task key → the decision of the jury fitted on the run; empty unless its rule is fitted (dawid_skene)."""
+        return self.metrics.fitted.decisions() if self.metrics.fitted else {}
 
     def counts(self) -> dict[str, int]:
         """Records by status (``ok``, ``error``)."""
@@ -62,17 +66,16 @@ def read_run(directory: Path, *, threshold: float | None = None, seed: int = 0) 
         ConfigError: ``directory`` holds no readable run store.
     """
     from agora.metrics.measure import measure
-    from agora.runner.store import STORE, RunStore
+    from agora.runner.store import RunStore, abandoned
 
+    store = RunStore(directory, readonly=True)
     try:
-        store = RunStore(directory)
-        try:
-            metrics = measure(store, threshold=threshold, seed=seed)
-            items, records, malformed = tuple(store.items()), tuple(store.records()), tuple(store.malformed())
-        finally:
-            store.close()
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"{directory / STORE}: not a readable run store: {exc}") from None
+        metrics = measure(store, threshold=threshold, seed=seed)
+        items, records, malformed = tuple(store.items()), tuple(store.records()), tuple(store.malformed())
+    finally:
+        store.close()
+    if abandoned(directory, metrics.manifest):  # marked running, but its process is gone: killed or crashed
+        metrics = replace(metrics, manifest={**metrics.manifest, "status": "interrupted"})
     return RunReport(directory, metrics, items, records, malformed)
 
 
@@ -99,7 +102,7 @@ def compare_rows(a: RunReport, b: RunReport, *, seed: int = 0) -> list[CompareRo
     for protocol, judge in dict.fromkeys([*rows_a, *rows_b]):
         pair = None
         if (protocol, judge) in rows_a and (protocol, judge) in rows_b:
-            right_a, right_b = right(a.records, protocol, judge), right(b.records, protocol, judge)
+            right_a, right_b = right(a.records, protocol, judge, a.fitted), right(b.records, protocol, judge, b.fitted)
             pair = paired(right_a, right_b, a="A", b="B", judge=judge, seed=seed)
         rows.append(CompareRow(protocol, judge, rows_a.get((protocol, judge)), rows_b.get((protocol, judge)), pair))
     return rows

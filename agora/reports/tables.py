@@ -7,7 +7,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agora.metrics.types import Estimate, Headline, JuryAgreement, Paired, Rating, Robustness, RunMetrics
+from agora.aggregation.fitting import Fitted
+from agora.aggregation.reliability import MISSING as MISSING_CROWDKIT
+from agora.metrics.types import (
+    BelowGuess,
+    Breakdown,
+    Estimate,
+    FlagRate,
+    Headline,
+    JuryAgreement,
+    Paired,
+    Rating,
+    Robustness,
+    RunMetrics,
+)
 from agora.reports.run import CompareRow, RunReport
 
 MISSING = "–"
@@ -97,19 +110,96 @@ def partial_note(report: RunReport) -> str:
 
 
 def metric_tables(metrics: RunMetrics) -> list[Table]:
-    """The tables of one run's metrics: the headline, then those that have rows (paired comparisons, agreement and
-    each jury's κ, robustness, ratings)."""
+    """The tables of one run's metrics: the headline, then those that have rows (the jurors' fitted reliability,
+    accuracy by each metadata field, paired comparisons, agreement and each jury's κ, flags, confidence below a
+    guess, robustness, ratings)."""
     tables = [headline(metrics.headline)]
+    if metrics.fitted:
+        tables.append(reliability(metrics.fitted))
+    tables += breakdowns(metrics.breakdown)
     if metrics.paired:
         tables.append(paired(metrics.paired))
     if metrics.agreement:
         tables.append(agreement(metrics.agreement))
         tables += [kappa(j, i) for i, j in enumerate(metrics.agreement)]
+    if metrics.flags:
+        tables.append(flags(metrics.flags))
+    if metrics.below_guess:
+        tables.append(below_guess(metrics.below_guess))
     if metrics.robustness:
         tables.append(robustness(metrics.robustness))
     if metrics.ratings:
         tables.append(ratings(metrics.ratings))
     return tables
+
+
+def reliability(fitted: Fitted) -> Table:
+    """Each juror's accuracy as the Dawid–Skene model fitted on each protocol's verdicts estimates it."""
+    split = len({fit.protocol for fit in fitted.fits}) < len(fitted.fits)  # a protocol fitted per answer count
+    rows = tuple(
+        (f"{fit.protocol} ({fit.n_answers} answers)" if split else fit.protocol, juror, percent(value),
+         str(len(fit.decisions)))
+        for fit in fitted.fits
+        for juror, value in fit.accuracy.items()
+    )  # fmt: skip
+    if fitted.made == "stored":
+        when = "fitted when the run finished on the verdicts of every item of each protocol"
+    else:
+        records = sum(len(fit.decisions) for fit in fitted.fits)
+        when = f"fitted for this report on the {records} records in the run store (a run stores its fit when it ends)"
+    note = (
+        f"Each juror's probability of stating the right answer, estimated by Dawid–Skene {when}, without gold. "
+        "Judge “fitted decision” in the headline is the fitted model's decision under the jury's thresholds; the live "
+        "“decision” was the provisional majority. Live checks are not run again for the fitted decision: their flags "
+        "stay on the live one."
+    )
+    if fitted.made == "unavailable":
+        note = f"This jury is fitted on its run's verdicts (rule dawid_skene). {MISSING_CROWDKIT}"
+    header = ("protocol", "juror", "estimated accuracy", "items")
+    return Table("reliability", "Juror reliability (Dawid–Skene)", header, rows, note)
+
+
+def breakdowns(rows: Sequence[Breakdown]) -> list[Table]:
+    """One table per metadata field (or the data source): accuracy per protocol, judge and value."""
+    fields = list(dict.fromkeys(r.by for r in rows))
+    note = (
+        "Accuracy as in the headline, on the items with each value (items without the field are left out), 95% "
+        "bootstrap interval; small groups give wide intervals."
+    )
+    return [
+        Table(
+            f"breakdown-{i}",
+            f"Accuracy by {by}",
+            ("protocol", "judge", by, "accuracy [95% CI]", "n"),
+            tuple((r.protocol, r.judge, r.value, interval(r.accuracy), str(r.accuracy.n)) for r in rows if r.by == by),
+            note,
+            labels=3,
+        )
+        for i, by in enumerate(fields)
+    ]
+
+
+def flags(rates: Sequence[FlagRate]) -> Table:
+    """How often each protocol's decisions carry a flag of each live check or threshold."""
+    rows = tuple((r.protocol, r.check, interval(r.rate), str(r.count), str(r.rate.n)) for r in rates)
+    header = ("protocol", "check", "decisions flagged [95% CI]", "flagged", "decisions")
+    note = (
+        "Share of each protocol's decisions that carry a flag of each live check or threshold (the flag's text up to "
+        "its first “:”, so one decision counts once per check), 95% bootstrap interval."
+    )
+    return Table("flags", "Flags on the decisions", header, rows, note)
+
+
+def below_guess(counts: Sequence[BelowGuess]) -> Table:
+    """Per protocol and judge, the verdicts stated with less confidence than a blind guess."""
+    rows = tuple((c.protocol, c.judge, str(c.below), str(c.n), percent(c.below / c.n if c.n else None)) for c in counts)
+    note = (
+        "Verdicts (each judge's last on an item, with a choice) whose stated confidence in the answer chosen is below "
+        "a blind guess, 100 / the number of answers: the judge calls its own choice less likely than a random pick, "
+        "most likely reading “confidence” as something else. Its calibration figures then measure that misreading."
+    )
+    header = ("protocol", "judge", "below a guess", "verdicts", "share")
+    return Table("below-guess", "Confidence below a blind guess", header, rows, note)
 
 
 def paired(comparisons: Sequence[Paired]) -> Table:

@@ -5,7 +5,7 @@ elements, so the viewer works without script; a filter box narrows them down whe
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from agora.items import Item
 from agora.quotes import QUOTE_TAG
@@ -13,7 +13,7 @@ from agora.reports.markup import e, table
 from agora.reports.run import RunReport
 from agora.runner.record import Record
 from agora.transcript import label
-from agora.types import Turn, Verdict
+from agora.types import Decision, Turn, Verdict
 
 SUMMARY_CHARS = 140
 
@@ -32,8 +32,9 @@ def item_viewer(report: RunReport) -> list[str]:
         f' open or failed</label><span id="shown" class="note">{len(report.items)} items</span></div>',
     ]
     known = {item.id for item in report.items}
-    parts += [item_block(item.id, item, by_item.get(item.id, [])) for item in report.items]
-    parts += [item_block(ident, None, records) for ident, records in by_item.items() if ident not in known]
+    fitted = report.fitted
+    parts += [item_block(item.id, item, by_item.get(item.id, []), fitted) for item in report.items]
+    parts += [item_block(ident, None, records, fitted) for ident, records in by_item.items() if ident not in known]
     if not report.items and not by_item:
         parts.append('<p class="note">No item yet.</p>')
     return parts
@@ -49,17 +50,24 @@ def outcome(record: Record) -> tuple[str, str]:
         return ("wrong" if any(applied) else "right"), f"fooled {sum(applied)}/{len(applied)}"
     if record.decision is None:
         return "none", "no decision"
-    chosen = record.decision.outcome
+    return decision_mark(record.decision, record.gold)
+
+
+def decision_mark(decision: Decision, gold: int | None) -> tuple[str, str]:
+    """The class and the mark of a decision: right, wrong or open (inconclusive, no gold)."""
+    chosen = decision.outcome
     if not isinstance(chosen, int):
         return "none", "inconclusive"
-    if record.gold is None:
+    if gold is None:
         return "none", label(chosen)
-    return ("right", f"{label(chosen)} ✓") if chosen == record.gold else ("wrong", f"{label(chosen)} ✗")
+    return ("right", f"{label(chosen)} ✓") if chosen == gold else ("wrong", f"{label(chosen)} ✗")
 
 
-def item_block(ident: str, item: Item | None, records: Sequence[Record]) -> str:
+def item_block(
+    ident: str, item: Item | None, records: Sequence[Record], fitted: Mapping[str, Decision] | None = None
+) -> str:
     """One item as a ``<details>`` element: a summary line with each protocol's outcome, then the item and every
-    protocol's record."""
+    protocol's record (with its fitted decision from ``fitted``, task key → decision, if any)."""
     question = item.question if item else "(item not in the store)"
     answers = item.answers if item else ()
     marks = [outcome(r) for r in records]
@@ -93,7 +101,7 @@ def item_block(ident: str, item: Item | None, records: Sequence[Record]) -> str:
         )
     if item and item.source:
         inner.append(f'<p class="note">source: {e(item.source)}</p>')
-    inner += [protocol_block(r) for r in records]
+    inner += [protocol_block(r, (fitted or {}).get(r.key)) for r in records]
     searchable = " ".join([ident, question, *answers]).lower()
     return (
         f'<details class="item" data-text="{e(searchable)}" data-wrong="{int(wrong)}">{summary}'
@@ -101,8 +109,9 @@ def item_block(ident: str, item: Item | None, records: Sequence[Record]) -> str:
     )
 
 
-def protocol_block(record: Record) -> str:
-    """One protocol's record of an item: the transcript, the verdicts, the decision and the probes, or the error."""
+def protocol_block(record: Record, fitted: Decision | None = None) -> str:
+    """One protocol's record of an item: the transcript, the verdicts, the decision (and the ``fitted`` one) and the
+    probes, or the error."""
     parts = [f'<section class="protocol"><h4>{e(record.protocol)}</h4>']
     if record.status == "error":
         parts.append(f'<p class="error">error: {e(record.error or "unknown")}</p>')
@@ -110,7 +119,9 @@ def protocol_block(record: Record) -> str:
     if record.verdicts:
         parts.append(verdict_table(record.verdicts, record.gold))
     if record.decision is not None:
-        parts.append(decision_block(record))
+        parts.append(decision_block(record.decision, record.gold))
+    if fitted is not None:
+        parts.append(decision_block(fitted, record.gold, "fitted decision"))
     if record.probes:
         rows = [
             (check, judge, "not applicable" if fell is None else ("fell for it" if fell else "held"))
@@ -174,12 +185,10 @@ def verdict_table(verdicts: Sequence[Verdict], gold: int | None) -> str:
     )
 
 
-def decision_block(record: Record) -> str:
-    """The seat's decision: outcome, rule, votes, confidence, abstentions, flags and dissent."""
-    decision = record.decision
-    assert decision is not None
-    css, mark = outcome(record)
-    parts = [f'<strong>decision:</strong> <span class="{css}">{e(mark)}</span>', f"rule {e(decision.rule)}"]
+def decision_block(decision: Decision, gold: int | None, title: str = "decision") -> str:
+    """A decision of the seat (``title``): outcome, rule, votes, confidence, abstentions, flags and dissent."""
+    css, mark = decision_mark(decision, gold)
+    parts = [f'<strong>{e(title)}:</strong> <span class="{css}">{e(mark)}</span>', f"rule {e(decision.rule)}"]
     parts.append("votes " + " / ".join(f"{label(i)} {v:g}" for i, v in enumerate(decision.votes)))
     if decision.confidence is not None:
         parts.append(f"confidence {decision.confidence:.1f}")

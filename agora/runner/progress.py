@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -15,14 +17,24 @@ from agora.runner.run import Run, Tally
 from agora.runner.summary import summarize
 
 MALFORMED_SHOWN = 10
+T = TypeVar("T")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM stopped the run, as Ctrl-C does."""
 
 
 def execute(run: Run, console: Console) -> Tally:
     """Run ``run`` under a live progress bar: tasks done, calls, tokens, errors, retries, ETA.
 
     Raises:
-        KeyboardInterrupt: after the store was left consistent; the caller prints how to resume.
+        KeyboardInterrupt: Ctrl-C, or ``Terminated`` (SIGTERM), after the store was left consistent and the run
+            marked interrupted; the caller prints how to resume.
     """
+    return asyncio.run(terminable(_with_progress(run, console)))
+
+
+async def _with_progress(run: Run, console: Console) -> Tally:
     total = run.total()
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -43,7 +55,30 @@ def execute(run: Run, console: Console) -> Tally:
             )
             progress.update(bar, completed=tally.ok + tally.errors + tally.skipped, stats=stats)
 
-        return asyncio.run(run.execute(advance))
+        return await run.execute(advance)
+
+
+async def terminable(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``; SIGTERM cancels it, as Ctrl-C does, and raises ``Terminated`` once it has unwound."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signalled: list[bool] = []
+
+    def stop() -> None:
+        if not signalled:  # a second SIGTERM does not cut the clean-up short
+            signalled.append(True)
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if signalled:
+            raise Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def results_table(records: Any, title: str) -> list[Table]:

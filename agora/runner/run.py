@@ -9,12 +9,16 @@ completed before a crash come from the response cache, so none is billed twice.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from agora.aggregation.fitting import fit_after_run
 from agora.errors import ConfigError
 from agora.items import Item, Malformed
 from agora.loaders import read
@@ -24,7 +28,7 @@ from agora.runner import manifest
 from agora.runner.cache import ResponseCache
 from agora.runner.options import Executor, Options
 from agora.runner.record import Record, task_key
-from agora.runner.store import RunStore
+from agora.runner.store import NoSpace, RunStore, no_space, storage_error
 from agora.runner.study import Study
 from agora.scenarios import Scenario
 
@@ -80,10 +84,15 @@ def items(scenario: Scenario, limit: int | None = None) -> Iterator[Item | Malfo
 def open_cache(scenario: Scenario, directory: Path) -> ResponseCache:
     """The response cache: shared (``$AGORA_CACHE_DIR/responses.sqlite``), a given file, or private to the run."""
     if scenario.cache is True:
-        return ResponseCache(cache_dir() / "responses.sqlite")
-    if scenario.cache is False:
-        return ResponseCache(directory / "calls.sqlite")
-    return ResponseCache(Path(scenario.cache))
+        path = cache_dir() / "responses.sqlite"
+    elif scenario.cache is False:
+        path = directory / "calls.sqlite"
+    else:
+        path = Path(scenario.cache)
+    try:
+        return ResponseCache(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise storage_error(path, exc, "cannot open the response cache") from None
 
 
 def default_directory(scenario: Scenario) -> Path:
@@ -107,9 +116,7 @@ class Run:
     ) -> Run:
         """A new run of ``scenario`` in ``directory`` (which must not hold a run already)."""
         directory = directory or scenario.output or default_directory(scenario)
-        if (directory / "run.sqlite").exists():
-            raise ConfigError(f"{directory}: already holds a run; resume it with: agora resume {directory}")
-        store = RunStore(directory, create=True)
+        store = RunStore(directory, create=True, exclusive=True)
         specs = {scenario.models.of(r) for r in ("debater", "consultant", "judge")} | {
             j.model for j in scenario.judges if j.model
         }
@@ -132,14 +139,20 @@ class Run:
 
     @classmethod
     def open(cls, directory: Path) -> Run:
-        """The run in ``directory``, to resume."""
-        store = RunStore(directory)
-        saved = store.manifest()
+        """The run in ``directory``, to resume; one marked running has lost its process, since its lock was free."""
+        store = RunStore(directory, exclusive=True)
         try:
+            saved = store.manifest()
             scenario = Scenario.model_validate(saved["scenario"])
             options = Options(**saved["options"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{directory}: the manifest cannot be read: {exc}".replace("\n", " ")) from None
+            if saved.get("status") == "running":
+                log.warning("run.abandoned", directory=str(directory), pid=saved.get("pid"), host=saved.get("host"))
+                store.set_manifest(status="interrupted")
+        except BaseException as exc:
+            store.close()  # and its lock
+            if isinstance(exc, (KeyError, TypeError, ValueError)):
+                raise ConfigError(f"{directory}: the manifest cannot be read: {exc}".replace("\n", " ")) from None
+            raise
         return cls(directory, scenario, options, store)
 
     def total(self) -> int:
@@ -148,21 +161,38 @@ class Run:
         return n_items * len(self.scenario.protocols)
 
     async def execute(self, on_record: Callable[[Record, Tally], None] = lambda r, t: None) -> Tally:
-        """Do every task without a record; returns the tally. Interrupted, it leaves the store consistent."""
+        """Do every task without a record; returns the tally. Interrupted, it leaves the store consistent and the run
+        marked interrupted, with ``results.jsonl`` written.
+
+        Raises:
+            NoSpace: the disk is full; the run stopped, to resume once there is space (if the disk was too full to
+                mark it interrupted, it says running, and with its process gone it is taken for interrupted).
+        """
         cache = open_cache(self.scenario, self.directory)
         executor = self._executor(cache)
-        self.store.set_manifest(status="running")
+        self.store.set_manifest(status="running", pid=os.getpid(), host=socket.gethostname())
         status = "interrupted"
         try:
             await self._schedule(executor.run, self.options.concurrency or self.scenario.concurrency, on_record)
+            fit_after_run(self.store, self.scenario.jury)
             status = "finished"
+        except Exception as exc:
+            if no_space(exc):  # the store's own are NoSpace already: this one is the response cache's
+                raise NoSpace(f"{cache.path}: {exc}") from None
+            raise
         finally:
-            self.store.set_manifest(
-                status=status, finished=datetime.now(timezone.utc).isoformat(), counts=self.store.counts()
-            )
-            self.store.export()
-            await executor.aclose()
-            cache.close()
+            try:
+                self.store.set_manifest(
+                    status=status, finished=datetime.now(timezone.utc).isoformat(), counts=self.store.counts()
+                )
+                self.store.export()
+            except NoSpace as exc:
+                if status == "finished":
+                    raise
+                log.warning("run.not_marked", directory=str(self.directory), status=status, error=str(exc))
+            finally:
+                await executor.aclose()
+                cache.close()
         return self.tally
 
     def _executor(self, cache: ResponseCache) -> Executor:
@@ -181,6 +211,8 @@ class Run:
             try:
                 record = await run_task(item, protocol)
             except Exception as exc:  # a bug or a lost worker still ends in a record, never in a lost task
+                if no_space(exc):  # not the task's failure: the run stops
+                    raise
                 log.error("task.failed", task=task_key(protocol, item.id), error=repr(exc))
                 record = Record(
                     key=task_key(protocol, item.id),
@@ -198,6 +230,9 @@ class Run:
         def harvest(done: set[asyncio.Task[Record]]) -> None:
             # The callback runs in this task, not in the worker's: whatever it raises (Ctrl-C included)
             # unwinds through the finally clauses below and leaves the store consistent.
+            failures = [exc for exc in (task.exception() for task in done) if exc is not None]  # each one retrieved
+            if failures:
+                raise failures[0]
             for task in done:
                 on_record(task.result(), self.tally)
 

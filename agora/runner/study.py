@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
 from agora import meter
-from agora.agents.juror import Juror
-from agora.aggregation.voting import get_rule
+from agora.agents.juror import Juror, juror_seed
 from agora.backends import Backend, Retrying, RetryPolicy, build_backend
 from agora.errors import ExecutionError
 from agora.items import Item
@@ -75,20 +75,21 @@ class Study:
         )
 
     def _seat(self) -> Jury:
+        """The judging seat: a juror per scenario judge, with its own seed (``juror_seed``) and its weight."""
         scenario = self.scenario
+        settings = self.settings()
         jurors = [
             Juror(
                 self.backend(j.model or scenario.models.of("judge")),
                 j.persona,
-                name=j.name or j.persona or "judge",
-                settings=self.settings(),
+                name=j.seat_name,
+                settings=replace(settings, seed=juror_seed(self.seed, j.seat_name)),
                 weight=j.weight,
             )
             for j in scenario.judges
         ]
         jury = scenario.jury
-        rule = get_rule(jury.rule, **jury.params)
-        return Jury(jurors, rule, policy=jury.thresholds(), checks=jury.checks)
+        return Jury(jurors, jury.rule, params=jury.params, policy=jury.thresholds(), checks=jury.checks)
 
     def graph(self, protocol: str, n_answers: int) -> CompiledStateGraph:
         """The compiled graph of ``protocol`` for items with ``n_answers`` answers (built once)."""
