@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 _SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET)$")
 _USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
+_MASKED_QUERY = re.compile(r"[?&][^=&#\s]+=\*\*\*")
 _QUERY_SECRET = re.compile(
     r"(?<=[?&])((?:api[_-]?key|key|token|access[_-]?token|auth|secret|password|sig|signature)=)[^&#\s]+", re.IGNORECASE
 )
@@ -32,3 +34,19 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub("***@", text))
+
+
+def masked(text: str) -> bool:
+    """Whether ``text`` holds a URL credential that ``redact`` masked."""
+    return "://***@" in text or _MASKED_QUERY.search(text) is not None
+
+
+def redact_data(data: Any) -> Any:
+    """``data`` (JSON-like: dicts, lists, strings ...) with ``redact`` applied to every string in it."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact_data(key): redact_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(value) for value in data]
+    return data

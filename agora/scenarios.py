@@ -34,6 +34,7 @@ from agora.loaders import Source, count
 from agora.paths import cache_dir, resolve
 from agora.personas import load_persona
 from agora.protocols.kinds import PROTOCOLS, ProtocolSpec
+from agora.redaction import redact_data
 from agora.registry import hint
 
 METRICS = ("accuracy", "calibration", "agreement", "coverage", "robustness", "paired", "ranking")
@@ -247,9 +248,15 @@ class Scenario(Spec):
         """The Python objects the scenario imports (its ``langchain:MODULE:ATTR`` specs)."""
         return sorted(spec.partition(":")[2] for spec in self.model_specs() if spec.partition(":")[0] == "langchain")
 
+    def stored(self) -> dict[str, Any]:
+        """The scenario as a run store keeps it: JSON, with credentials in URLs masked (see ``agora.redaction``)."""
+        stored: dict[str, Any] = redact_data(self.model_dump(mode="json"))
+        return stored
+
     def digest(self) -> str:
-        """A hash of everything that decides the results (sha256 of the canonical JSON)."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        """A hash of everything that decides the results (sha256 of the canonical JSON of ``stored()``, so that it
+        tells nothing of a masked credential)."""
+        return hashlib.sha256(json.dumps(self.stored(), sort_keys=True).encode()).hexdigest()
 
 
 def _base(info: ValidationInfo) -> Path | None:

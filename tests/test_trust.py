@@ -4,6 +4,7 @@ model file is checked to be GGUF before anything reads it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -12,7 +13,10 @@ from agora.cli import main, runs
 from agora.errors import ConfigError
 from agora.redaction import redact
 from agora.runner.manifest import model_hash
+from agora.runner.options import Options
+from agora.runner.run import Run
 from agora.runner.store import RunStore
+from agora.scenarios import load_scenario
 from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 
@@ -124,3 +128,60 @@ def test_a_gguf_file_passes_the_check_and_is_hashed(tmp_path: Path) -> None:
     weights = tmp_path / "tiny.gguf"
     weights.write_bytes(b"GGUF" + bytes(64))
     assert model_hash(f"local:{weights}") is not None
+
+
+def credentialed_scenario(tmp_path: Path, url: str) -> Path:
+    secret_url = url.replace("http://", "http://agent:s3cretpw@")
+    body = {
+        "name": "secret",
+        "data": {"loader": "jsonl", "path": "items.jsonl"},
+        "models": {"default": f"openai:fake@{secret_url}"},
+        "protocols": [{"kind": "direct_qa"}],
+        "cache": False,
+    }
+    return write_scenario(tmp_path, body, numbered_rows(3))
+
+
+def files_text(directory: Path) -> str:
+    return "".join(p.read_bytes().decode("latin-1") for p in sorted(directory.rglob("*")) if p.is_file())
+
+
+def test_url_credentials_are_never_stored_and_a_run_resumes_from_its_scenario_file(
+    tmp_path: Path, fake_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = credentialed_scenario(tmp_path, fake_server.url)
+    run_dir = tmp_path / "run"
+    Run.create(load_scenario(path), Options(limit=1), run_dir, path).close()  # started, then its process died
+    with pytest.raises(SystemExit) as exit_:
+        main(["resume", str(run_dir)])
+    assert exit_.value.code == 0
+    assert [r.status for r in RunStore(run_dir).records()] == ["ok"]
+    manifest = RunStore(run_dir).manifest()
+    assert manifest["scenario"]["models"]["default"].startswith("openai:fake@http://***@127.0.0.1")
+    for fmt in ("md", "html"):
+        with pytest.raises(SystemExit):
+            main(["report", str(run_dir), "--format", fmt])
+    shown = capsys.readouterr()
+    assert "s3cretpw" not in shown.out + shown.err and "***@127.0.0.1" in shown.out
+    assert "s3cretpw" not in files_text(run_dir)
+
+    Run.create(load_scenario(path), Options(limit=1), tmp_path / "again", path).close()
+    path.write_text(path.read_text().replace("name: secret", "name: changed"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["resume", str(tmp_path / "again")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1
+    assert "the run's credentials are not stored and this file is gone or changed" in err[0]
+
+
+def test_a_run_whose_model_flag_held_credentials_says_it_cannot_be_resumed(
+    tmp_path: Path, fake_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = credentialed_scenario(tmp_path, fake_server.url)
+    flag = f"openai:fake@{fake_server.url.replace('http://', 'http://agent:s3cretpw@')}"
+    Run.create(load_scenario(path), Options(model=flag), tmp_path / "run", path).close()
+    assert "s3cretpw" not in files_text(tmp_path / "run")
+    with pytest.raises(SystemExit) as exit_:
+        main(["resume", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and "--model held credentials, which are not stored" in err[0]

@@ -9,6 +9,7 @@ completed before a crash come from the response cache, so none is billed twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sqlite3
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from agora.aggregation.fitting import fit_after_run
 from agora.errors import ConfigError
@@ -24,13 +26,14 @@ from agora.items import Item, Malformed
 from agora.loaders import read
 from agora.log import get_logger
 from agora.paths import cache_dir
+from agora.redaction import masked, redact_data
 from agora.runner import manifest
 from agora.runner.cache import ResponseCache
 from agora.runner.options import Executor, Options
 from agora.runner.record import Record, task_key
 from agora.runner.store import NoSpace, RunStore, no_space, storage_error
 from agora.runner.study import Study
-from agora.scenarios import Scenario
+from agora.scenarios import Scenario, load_scenario
 
 log = get_logger("agora.runner")
 
@@ -95,6 +98,22 @@ def open_cache(scenario: Scenario, directory: Path) -> ResponseCache:
         raise storage_error(path, exc, "cannot open the response cache") from None
 
 
+ERASED = "give them through the environment (OPENAI_BASE_URL, OPENAI_API_KEY) to have a run you can resume"
+
+
+def _stored_scenario(saved: dict[str, Any]) -> Scenario:
+    """The scenario of a run's manifest; where credentials were masked, the scenario file it was read from, if that
+    file still holds the same scenario."""
+    scenario = Scenario.model_validate(saved["scenario"])
+    if not masked(json.dumps(saved["scenario"])):
+        return scenario
+    source = saved.get("scenario_file")
+    fresh = load_scenario(source) if source and Path(source).is_file() else None
+    if fresh is None or fresh.digest() != saved.get("scenario_digest"):
+        raise ConfigError(f"{source}: the run's credentials are not stored and this file is gone or changed: {ERASED}")
+    return fresh
+
+
 def default_directory(scenario: Scenario) -> Path:
     """``runs/NAME-YYYYmmdd-HHMMSS`` under the current directory."""
     return Path("runs") / f"{scenario.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -123,15 +142,15 @@ class Run:
         if options.model:
             specs = {options.model}
         store.set_manifest(
-            scenario=scenario.model_dump(mode="json"),
-            scenario_file=str(source) if source else None,
+            scenario=scenario.stored(),
+            scenario_file=str(source.resolve()) if source else None,
             scenario_digest=scenario.digest(),
-            options=asdict(options),
+            options=redact_data(asdict(options)),
             seed=scenario.seed if options.seed is None else options.seed,
             versions=manifest.versions(),
             git=manifest.git_sha(),
-            models={spec: manifest.model_hash(spec) for spec in sorted(specs)},
-            command=manifest.command(),
+            models=redact_data({spec: manifest.model_hash(spec) for spec in sorted(specs)}),
+            command=redact_data(manifest.command()),
             created=datetime.now(timezone.utc).isoformat(),
             status="running",
         )
@@ -143,8 +162,10 @@ class Run:
         store = RunStore(directory, exclusive=True)
         try:
             saved = store.manifest()
-            scenario = Scenario.model_validate(saved["scenario"])
+            scenario = _stored_scenario(saved)
             options = Options(**saved["options"])
+            if options.model is not None and masked(options.model):
+                raise ConfigError(f"{directory}: the run's --model held credentials, which are not stored: {ERASED}")
             if saved.get("status") == "running":
                 log.warning("run.abandoned", directory=str(directory), pid=saved.get("pid"), host=saved.get("host"))
                 store.set_manifest(status="interrupted")
