@@ -27,7 +27,7 @@ from pydantic import (
 from agora.aggregation.checks import live_check
 from agora.aggregation.fitting import check_fit
 from agora.aggregation.thresholds import Thresholds
-from agora.aggregation.voting import RULES, seat_rule
+from agora.aggregation.voting import RULES, seat_rule, takes_weights
 from agora.backends import BACKENDS
 from agora.config_file import Spec, check_writable, checked, checked_each, read_mapping, validate
 from agora.loaders import Source, count
@@ -237,6 +237,26 @@ class Scenario(Spec):
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
                 raise ValueError(f"{what}: names must be unique, {twice[0]!r} is used twice (set 'name')")
+        return self
+
+    @model_validator(mode="after")
+    def _weights_reach_the_rule(self) -> Scenario:
+        weighted = [j.seat_name for j in self.judges if j.weight != 1]
+        given = self.jury.params.get("weights")
+        if weighted and not takes_weights(self.jury.rule):
+            raise ValueError(
+                f"judges: {weighted[0]!r} has a weight, and rule {self.jury.rule!r} takes none (use rule: weighted)"
+            )
+        if isinstance(given, dict):
+            if weighted:
+                raise ValueError("jury.params.weights: the judges carry weights already; give them in one place")
+            seats = [j.seat_name for j in self.judges]
+            missing = [name for name in seats if name not in given]
+            if missing:
+                raise ValueError(f"jury.params.weights: no weight for judge {missing[0]!r}")
+            strangers = [name for name in given if name not in seats]
+            if strangers:
+                raise ValueError(f"jury.params.weights: {strangers[0]!r} is not a judge{hint(strangers[0], seats)}")
         return self
 
     def model_specs(self) -> set[str]:

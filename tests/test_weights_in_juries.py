@@ -39,13 +39,13 @@ def replies(tmp_path: Path) -> dict[str, str]:
     return specs
 
 
-def decided(tmp_path: Path, replies: dict[str, str], jury: dict[str, Any], out: str) -> Decision:
-    """The decision of a one-item scenario: ``heavy`` (weight 3) says A, ``light1`` and ``light2`` say B."""
+def weights_scenario(tmp_path: Path, replies: dict[str, str], jury: dict[str, Any], heavy: float = 3) -> Path:
+    """A one-item scenario: ``heavy`` (weight ``heavy``) says A, ``light1`` and ``light2`` say B."""
     body = {
         "name": "weights",
         "data": {"loader": "jsonl", "path": "items.jsonl"},
         "judges": [
-            {"name": "heavy", "model": replies["A"], "weight": 3},
+            {"name": "heavy", "model": replies["A"], "weight": heavy},
             {"name": "light1", "model": replies["B"]},
             {"name": "light2", "model": replies["B"]},
         ],
@@ -53,7 +53,12 @@ def decided(tmp_path: Path, replies: dict[str, str], jury: dict[str, Any], out: 
         "protocols": [{"kind": "direct_qa"}],
         "cache": False,
     }
-    path = write_scenario(tmp_path, body, numbered_rows(1))
+    return write_scenario(tmp_path, body, numbered_rows(1))
+
+
+def decided(tmp_path: Path, replies: dict[str, str], jury: dict[str, Any], out: str, heavy: float = 3) -> Decision:
+    """The decision of ``weights_scenario``."""
+    path = weights_scenario(tmp_path, replies, jury, heavy)
     the_run = Run.create(load_scenario(path), Options(), tmp_path / out, path)
     asyncio.run(the_run.execute())
     (record,) = the_run.store.records()
@@ -66,14 +71,44 @@ def decided(tmp_path: Path, replies: dict[str, str], jury: dict[str, Any], out: 
 def test_a_heavy_scenario_judge_outvotes_two_light_ones_under_weighted(tmp_path: Path, replies: dict[str, str]) -> None:
     weighted = decided(tmp_path, replies, {"rule": "weighted"}, "weighted")
     assert (weighted.outcome, weighted.votes) == (0, [3.0, 2.0])
-    majority = decided(tmp_path, replies, {"rule": "majority"}, "majority")
+    majority = decided(tmp_path, replies, {"rule": "majority"}, "majority", heavy=1)
     assert (majority.outcome, majority.votes) == (1, [1.0, 2.0])
 
 
-def test_explicit_params_weights_replace_the_judges_weights(tmp_path: Path, replies: dict[str, str]) -> None:
-    equal = {"rule": "weighted", "params": {"weights": {"heavy": 1, "light1": 1, "light2": 1}}}
-    decision = decided(tmp_path, replies, equal, "equal")
-    assert (decision.outcome, decision.votes) == (1, [1.0, 2.0])
+def test_explicit_params_weights_reach_the_rule(tmp_path: Path, replies: dict[str, str]) -> None:
+    given = {"rule": "weighted", "params": {"weights": {"heavy": 3, "light1": 1, "light2": 1}}}
+    decision = decided(tmp_path, replies, given, "given", heavy=1)
+    assert (decision.outcome, decision.votes) == (0, [3.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("jury", "heavy", "message"),
+    [
+        ({"rule": "majority"}, 3, "judges: 'heavy' has a weight, and rule 'majority' takes none (use rule: weighted)"),
+        (
+            {"rule": "weighted", "params": {"weights": {"heavy": 1, "light1": 1, "light2": 1}}},
+            3,
+            "jury.params.weights: the judges carry weights already; give them in one place",
+        ),
+        (
+            {"rule": "weighted", "params": {"weights": {"heavy": 2, "light1": 1}}},
+            1,
+            "jury.params.weights: no weight for judge 'light2'",
+        ),
+        (
+            {"rule": "weighted", "params": {"weights": {"heavy": 2, "light1": 1, "light2": 1, "hevy": 1}}},
+            1,
+            "jury.params.weights: 'hevy' is not a judge (did you mean 'heavy'?)",
+        ),
+    ],
+)
+def test_a_weight_that_would_not_reach_the_decision_is_refused(
+    tmp_path: Path, replies: dict[str, str], jury: dict[str, Any], heavy: float, message: str
+) -> None:
+    path = weights_scenario(tmp_path, replies, jury, heavy)
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}: {message}"
 
 
 def scripted_juror(name: str, answer: str, weight: float = 1.0) -> Juror:
