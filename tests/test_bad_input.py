@@ -287,7 +287,12 @@ def test_an_empty_model_spec_names_the_flag(capsys: pytest.CaptureFixture[str], 
 
 @pytest.mark.parametrize(
     ("command", "flag"),
-    [("debate", "--debater-model"), ("debate", "--judge-model"), ("consult", "--consultant-model")],
+    [
+        ("debate", "--debater-model"),
+        ("debate", "--judge-model"),
+        ("consult", "--consultant-model"),
+        ("jury", "--juror-model"),
+    ],
 )
 def test_an_empty_role_model_names_the_flag(capsys: pytest.CaptureFixture[str], command: str, flag: str) -> None:
     assert fails(capsys, command, *QUESTION, flag, " ") == f"agora: error: ConfigError: {flag}: empty model spec"

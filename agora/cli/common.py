@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from agora.personas import Persona as PersonaModel
 
 T = TypeVar("T")
+S = TypeVar("S", str, list[str], None)
 
 
 class Choice(NamedTuple):
@@ -55,10 +56,12 @@ def console() -> Console:
     return Console(soft_wrap=True)
 
 
-def check_model(param: typer.CallbackParam, spec: str | None) -> str | None:
-    """The callback of a model spec flag: an empty spec is a one-line ``ConfigError`` naming the flag."""
-    if spec is not None and not spec.strip():
-        raise ConfigError(f"{param.opts[0]}: empty model spec")
+def check_model(param: typer.CallbackParam, spec: S) -> S:
+    """The callback of a model spec flag (repeatable or not): an empty spec is a one-line ``ConfigError`` naming the
+    flag."""
+    for one in spec if isinstance(spec, list) else [spec]:
+        if one is not None and not one.strip():
+            raise ConfigError(f"{param.opts[0]}: empty model spec")
     return spec
 
 

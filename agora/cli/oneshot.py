@@ -28,6 +28,7 @@ from agora.cli.common import (
     Seed,
     Timeout,
     check_answers,
+    check_model,
     check_setting,
     console,
     persona_option,
@@ -157,7 +158,11 @@ def jury(
     model: Model = "local",
     juror_model: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--juror-model", help="A juror's model spec; repeat to mix models (cycled over the jurors)."),
+        typer.Option(
+            "--juror-model",
+            callback=check_model,
+            help="A juror's model spec; repeat to mix models (cycled over the jurors).",
+        ),
     ] = None,
     jurors: Annotated[int, typer.Option("--jurors", min=1, help="How many jurors.")] = 3,
     rule: Annotated[str, typer.Option("--rule", help="Voting rule: majority, plurality, unanimity, ...")] = "majority",

@@ -100,7 +100,7 @@ def facts(report: RunReport) -> list[tuple[str, str]]:
 def partial_note(report: RunReport) -> str:
     """Why a report is partial, in one sentence, with how to finish the run."""
     why = {
-        "running": "the run is still running, or it crashed",
+        "running": "the run is still running",
         "interrupted": "the run was interrupted",
     }.get(report.status, "the run did not finish")
     return (
