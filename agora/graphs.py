@@ -26,7 +26,8 @@ Roles and their options (agents are named after their node id):
   ``seed``, default 0) or ``open`` (the first speaker chooses, the others take the remaining answers in order).
 - ``debater``, ``consultant``: a speaker; ``model``. A speaker whose edge leads to a ``round_end`` node speaks
   simultaneously: it sees only the turns of earlier rounds.
-- ``judge``, ``juror``: adds a verdict; ``model``, optional ``persona``, ``sees_evidence`` (oracle QA, default false).
+- ``judge``, ``juror``: adds a verdict; ``model``, optional ``persona``, ``sees_evidence`` (oracle QA, default false);
+  a juror's ``weight`` (default 1) reaches a rule that takes weights (``weighted``).
 - ``judge_question``: a judge asks the speaker its edge leads to a question; ``of: <judge node>`` reuses that
   judge, or ``model`` and optional ``persona`` seat a judge of its own.
 - ``aggregate``: a jury's decision over the juror nodes of its graph; ``rule`` (default ``majority``).
@@ -82,7 +83,7 @@ from agora.agents.consultant import Consultant
 from agora.agents.debater import Debater
 from agora.agents.judge import Judge
 from agora.agents.juror import Juror
-from agora.aggregation.voting import get_rule
+from agora.aggregation.voting import seat_rule, takes_weights
 from agora.backends import Backend, resolve_model
 from agora.backends.scripted import ScriptedBackend
 from agora.config_file import read_mapping, validate
@@ -112,7 +113,7 @@ ROLES: dict[str, frozenset[str]] = {
     "debater": frozenset({"model"}),
     "consultant": frozenset({"model"}),
     "judge": frozenset({"model", "persona", "sees_evidence"}),
-    "juror": frozenset({"model", "persona", "sees_evidence"}),
+    "juror": frozenset({"model", "persona", "sees_evidence", "weight"}),
     "judge_question": frozenset({"model", "persona", "of"}),
     "aggregate": frozenset({"rule"}),
     "round_end": frozenset(),
@@ -161,6 +162,7 @@ class NodeSpec(BaseModel):
     seed: int = 0
     of: str | None = None
     rule: str = "majority"
+    weight: float = Field(default=1.0, gt=0)
     graph: GraphBody | None = None
 
 
@@ -266,7 +268,10 @@ def _check_node(body: GraphBody, node_id: str, node: NodeSpec, where: str) -> No
         if node.persona is not None:
             load_persona(node.persona)
         if node.role == "aggregate":
-            get_rule(node.rule)
+            weights = _weights(body)
+            if any(w != 1 for w in weights.values()) and not takes_weights(node.rule):
+                raise ConfigError(f"rule {node.rule!r} takes no weights, and jurors carry them (use rule: weighted)")
+            seat_rule(node.rule, {}, weights)
     except ConfigError as exc:
         raise ConfigError(f"{at}: {exc}") from None
 
@@ -373,7 +378,7 @@ def _builder(body: GraphBody, resolve: Resolve, where: str, seat: bool = False) 
             case "judge_question":
                 builder.add_node(node_id, question_node(agents[node_id], _asked(body, graph, node_id)[0]))
             case "aggregate":
-                builder.add_node(node_id, aggregate_node(get_rule(node.rule), jurors))
+                builder.add_node(node_id, aggregate_node(seat_rule(node.rule, {}, _weights(body)), jurors))
             case "round_end":
                 builder.add_node(node_id, join)
             case "subgraph":
@@ -391,6 +396,11 @@ def _builder(body: GraphBody, resolve: Resolve, where: str, seat: bool = False) 
             for target in edge[1]:
                 builder.add_edge(sources[0] if len(sources) == 1 else sources, TERMINALS.get(target, target))
     return builder
+
+
+def _weights(body: GraphBody) -> dict[str, float]:
+    """The vote weight of each juror node of ``body``."""
+    return {node_id: node.weight for node_id, node in body.nodes.items() if node.role == "juror"}
 
 
 def _agents(body: GraphBody, resolve: Resolve, where: str) -> dict[str, Any]:
@@ -415,7 +425,7 @@ def _agent(node: NodeSpec, backend: Backend, name: str) -> Debater | Judge:
     if node.role == "consultant":
         return Consultant(backend, name=name)
     if node.role == "juror":
-        return Juror(backend, node.persona, name=name)
+        return Juror(backend, node.persona, name=name, weight=node.weight)
     return Judge(backend, node.persona, name=name)
 
 

@@ -296,3 +296,32 @@ def test_a_bad_model_spec_names_the_file_and_the_node_when_compiling(tmp_path: P
         load_graph(path).compile(
             resolve=lambda spec: placeholder_backend(spec) if spec == "local" else resolve_model(spec)
         )
+
+
+WEIGHTED_JURY = """\
+name: weighted
+nodes:
+  heavy: {role: juror, model: says_a, weight: 3}
+  light_1: {role: juror, model: says_b}
+  light_2: {role: juror, model: says_b}
+  aggregate: {role: aggregate, rule: RULE}
+edges:
+  - [START, [heavy, light_1, light_2]]
+  - [[heavy, light_1, light_2], aggregate]
+  - [aggregate, END]
+"""
+
+
+async def test_juror_weights_in_a_graph_reach_a_weighted_rule(tmp_path: Path) -> None:
+    path = tmp_path / "weighted.yaml"
+    path.write_text(WEIGHTED_JURY.replace("RULE", "weighted"))
+    says = {
+        "says_a": ScriptedBackend(lambda _: VERDICT),
+        "says_b": ScriptedBackend(lambda _: VERDICT.replace('"A"', '"B"')),
+    }
+    state = await load_graph(path).compile(resolve=says.__getitem__).ainvoke(dict(INPUTS))
+    assert (state["decision"].outcome, state["decision"].votes) == (0, [3.0, 2.0])
+
+    path.write_text(WEIGHTED_JURY.replace("RULE", "majority"))
+    with pytest.raises(ConfigError, match="node 'aggregate': rule 'majority' takes no weights, and jurors carry them"):
+        load_graph(path)
