@@ -58,7 +58,7 @@ COVID_ANSWERS = ("The claim is true.", "The claim is false.")
 class Source(Spec):
     """A data file and how to read it: one schema for ``Source(...)`` in Python and a scenario's ``data:`` entries.
 
-    In a scenario file, ``path`` resolves against the file's directory, ``{data}`` stands for the shared data
+    In a scenario file, ``path`` resolves against the file's directory, ``{data}`` stands for the data
     directory, and a missing file is an error at once; a ``Source`` built in Python is checked when read. The field
     mapping is checked against the loader's as the source is built.
 

@@ -1,4 +1,4 @@
-"""Where agora finds things: its checkout, the shared data, personas, bundled scenarios and its cache.
+"""Where agora finds things: its checkout, its data sets, personas, bundled scenarios and its cache.
 
 Each directory is worked out here and nowhere else; environment variables override the defaults.
 """
@@ -15,9 +15,13 @@ PERSONAS_DIR = REPO_DIR / "personas"
 SCENARIOS_DIR = REPO_DIR / "scenarios"
 
 
+PACKAGED_DATA_DIR = Path(__file__).resolve().parent / "data"
+"""The data sets that ship inside the package, each with its licence (see its README.md)."""
+
+
 def data_dir() -> Path:
-    """The shared data directory: ``$AGORA_DATA``, else ``../shared/data`` beside the checkout."""
-    return Path(os.environ.get("AGORA_DATA") or REPO_DIR.parent / "shared" / "data")
+    """The data directory: ``$AGORA_DATA``, else the data that ships with the package."""
+    return Path(os.environ.get("AGORA_DATA") or PACKAGED_DATA_DIR)
 
 
 def persona_dirs() -> list[Path]:

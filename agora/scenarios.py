@@ -2,7 +2,7 @@
 
 A scenario is validated in full before any model call. Every error is one line naming the file and the field:
 ``scenarios/x.yaml: jury.rule: unknown rule 'majorty' (did you mean 'majority'?)``. Paths resolve relative to the
-scenario file; ``{data}`` in a path stands for the shared data directory (``$AGORA_DATA`` or ``../shared/data``).
+scenario file; ``{data}`` in a path stands for the data directory (``$AGORA_DATA``, else ``agora/data``).
 In a file, ``cache`` and ``output`` must be paths a run can write. ``check_data`` reads the data files through, as
 ``agora run`` and ``agora scenarios`` do before anything starts: a file without a usable item is an error.
 """

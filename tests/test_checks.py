@@ -134,10 +134,7 @@ def test_min_chars_raises_the_bar() -> None:
 
 
 def test_every_line_of_the_master_keys_file_is_content_free() -> None:
-    path = data_dir() / "master_keys.txt"
-    if not path.exists():
-        pytest.skip(f"{path} is absent (set AGORA_DATA to the shared data directory)")
-    keys = load_master_keys(path)
+    keys = load_master_keys(data_dir() / "master_keys.txt")
     assert len(keys) == 7 and "Thought process:" in keys
     assert all(is_content_free(k) for k in keys)
 

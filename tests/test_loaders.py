@@ -25,11 +25,8 @@ from tests.fixtures.registries import scope
 
 
 def shared(name: str) -> Path:
-    """A file of the shared data directory (``$AGORA_DATA``); the test skips when it is absent."""
-    path = data_dir() / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (set AGORA_DATA to the shared data directory)")
-    return path
+    """A file of the data directory (``$AGORA_DATA``, else the data that ships with the package)."""
+    return data_dir() / name
 
 
 def jsonl(path: Path, *rows: Any) -> Path:

@@ -10,8 +10,9 @@ import pytest
 
 import agora
 from agora.errors import ConfigError
-from agora.paths import PERSONAS_DIR
+from agora.paths import PACKAGED_DATA_DIR, PERSONAS_DIR, SCENARIOS_DIR, data_dir
 from agora.personas import available_personas, load_persona
+from agora.scenarios import load_scenario
 
 PUBLIC = {
     "AgoraError", "Backend", "BackendError", "BackendTimeout", "BackendUnavailable", "Completion",
@@ -74,3 +75,49 @@ def test_persona_search_path_prefers_user_directories(tmp_path: Path, monkeypatc
     monkeypatch.setenv("AGORA_PERSONAS", str(tmp_path))
     assert available_personas()["skeptical"] == tmp_path / "skeptical.yaml"
     assert load_persona("skeptical").system_prompt == "my own prompt"
+
+
+def test_the_data_ships_with_the_package_each_set_with_its_licence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGORA_DATA", raising=False)
+    assert data_dir() == PACKAGED_DATA_DIR and PACKAGED_DATA_DIR.parent == Path(agora.__file__).parent
+    shipped = {p.name for p in PACKAGED_DATA_DIR.iterdir()}
+    for data, licence in [
+        ("covid_claims.jsonl", "covid_claims.LICENSE"),
+        ("truthfulqa.csv", "truthfulqa.LICENSE"),
+        ("llmbar_natural.json", "llmbar.LICENSE"),
+        ("evalbiasbench.json", "evalbiasbench.LICENSE"),
+    ]:
+        assert {data, licence} <= shipped
+        assert data in (PACKAGED_DATA_DIR / "README.md").read_text()
+    assert "master_keys.txt" in shipped
+    main_job = SCENARIOS_DIR / "covid-debate.yaml"
+    assert load_scenario(main_job).data[0].path == PACKAGED_DATA_DIR / "covid_claims.jsonl"
+
+
+def test_agora_data_overrides_the_shipped_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_DATA", str(tmp_path))
+    assert data_dir() == tmp_path
+
+
+def test_the_wheel_carries_the_data(tmp_path: Path) -> None:
+    import zipfile
+
+    root = Path(agora.__file__).parent.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("agora-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"agora/data/{name}" for name in ("covid_claims.jsonl", "covid_claims.LICENSE", "README.md")} <= names

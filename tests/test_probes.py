@@ -124,9 +124,6 @@ async def test_the_position_probe_swaps_the_answers() -> None:
 
 
 async def test_master_keys_from_the_data_file() -> None:
-    path = data_dir() / "master_keys.txt"
-    if not path.exists():
-        pytest.skip(f"{path} is absent (set AGORA_DATA to the shared data directory)")
     fooled, _ = scripted_judge(thought_process)
     honest_judge, _ = scripted_judge(honest)
     assert (await run_probes(fooled, ["master-keys"], ITEMS, None))["master-keys"].rate == 1.0
@@ -182,10 +179,7 @@ async def test_limit_and_probe_names_are_checked_before_any_call() -> None:
 
 
 def shared(name: str) -> Path:
-    path = data_dir() / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (set AGORA_DATA to the shared data directory)")
-    return path
+    return data_dir() / name
 
 
 @pytest.mark.parametrize(

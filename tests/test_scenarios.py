@@ -8,7 +8,7 @@ import pytest
 
 from agora.cli import main
 from agora.errors import ConfigError
-from agora.paths import SCENARIOS_DIR, data_dir
+from agora.paths import SCENARIOS_DIR
 from agora.protocols.kinds import DebateSpec, DirectQASpec
 from agora.scenarios import load_scenario
 from tests.fixtures.scenarios import write_scenario
@@ -130,8 +130,6 @@ def test_a_missing_scenario_file(tmp_path: Path) -> None:
 
 
 def test_the_bundled_scenarios_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    if not data_dir().is_dir():
-        pytest.skip(f"{data_dir()} is absent (set AGORA_DATA to the shared data directory)")
     bundled = sorted(SCENARIOS_DIR.glob("*.yaml"))
     assert {p.stem for p in bundled} >= {"covid-debate", "truthfulqa-jury", "llmbar-probes"}
     with pytest.raises(SystemExit) as exit_:
