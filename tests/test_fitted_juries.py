@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,12 @@ def test_a_finished_run_stores_one_fit_per_protocol_over_all_its_items(tmp_path:
             fitted = fit.decisions[r.key]
             assert fitted.outcome == expected_outcome(posterior) and fitted.rule == "dawid_skene"
             assert fitted.votes == pytest.approx(posterior.tolist())
+    exported = [json.loads(line) for line in (directory / "results.jsonl").read_text().splitlines()]
+    decisions = {key: d for fit in fits.values() for key, d in fit.decisions.items()}
+    assert len(exported) == len(records)
+    for line in exported:  # the fitted decision beside the live one
+        assert line["decision"]["rule"] == PROVISIONAL
+        assert line["fitted_decision"] == decisions[line["key"]].model_dump(mode="json")
 
 
 def test_the_report_shows_the_fitted_decision_from_the_store_alone(

@@ -253,13 +253,28 @@ class RunStore:
         with self._guard():
             return dict(self._db.execute("SELECT name, body FROM fits ORDER BY rowid").fetchall())
 
+    def _fitted_decisions(self) -> dict[str, Any]:
+        """Task key → the decision a stored fit made for it (JSON)."""
+        fitted: dict[str, Any] = {}
+        for name, body in self.fits().items():
+            try:
+                fitted.update(json.loads(body)["decisions"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{self.path}: fit {name!r} cannot be read: {exc!r}") from None
+        return fitted
+
     def export(self) -> Path:
-        """Write every record to ``results.jsonl`` beside the store (replacing it atomically)."""
+        """Write every record to ``results.jsonl`` beside the store (replacing it atomically); where the run's jury
+        was fitted after the run, each line carries its ``fitted_decision`` next to the live ``decision``."""
         target = self.directory / RESULTS
         partial = target.with_suffix(".jsonl.tmp")
+        fitted = self._fitted_decisions()
         try:
             with partial.open("w", encoding="utf-8") as file, self._guard():
                 for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq"):
+                    if fitted:
+                        record = json.loads(body)
+                        body = json.dumps({**record, "fitted_decision": fitted.get(record["key"])})
                     file.write(body + "\n")
             partial.replace(target)
         except OSError as exc:
