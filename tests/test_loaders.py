@@ -249,7 +249,7 @@ def test_an_unusable_csv_header_is_a_config_error(tmp_path: Path, content: str, 
         list(read(Source(loader="csv", path=path)))
 
 
-# Shapes of the shared data, on small files.
+# Shapes of the shipped data, on small files.
 
 
 def claim(id: str, veracity: Any = True, **extra: Any) -> dict[str, Any]:
@@ -433,7 +433,7 @@ def test_a_name_prefixes_the_ids(tmp_path: Path) -> None:
     assert [i.id for i in items(Source(loader="jsonl", path=path, name="set1"))] == ["set1/a"]
 
 
-# The shared data.
+# The shipped data.
 
 
 def test_covid_claims_of_the_shared_data() -> None:

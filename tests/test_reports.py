@@ -265,7 +265,7 @@ def test_a_report_of_a_run_still_running_says_so_and_calls_no_model(tmp_path: Pa
 
     make_run(tmp_path, on_record=report_now)
     ((text, before, after),) = seen
-    assert "Partial run: the run is still running, or it crashed (status running)" in text
+    assert "Partial run: the run is still running (status running)" in text
     assert before == after
 
 
