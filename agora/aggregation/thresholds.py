@@ -107,11 +107,16 @@ async def sit(jurors: Sequence[Decider], spares: Sequence[Decider], seen: View, 
         raise
 
 
+def stand_in(spare: str, juror: str) -> str:
+    """The name a verdict carries when ``spare`` sits in ``juror``'s seat."""
+    return f"{spare} for {juror}"
+
+
 async def fill(juror: Decider, pool: Iterator[Decider], seen: View) -> Verdict:
     """``juror``'s verdict, else the verdict of the spares from ``pool`` in turn, else an abstention."""
     sitter = juror
     while True:
-        name = sitter.name if sitter is juror else f"{sitter.name} for {juror.name}"
+        name = sitter.name if sitter is juror else stand_in(sitter.name, juror.name)
         try:
             verdict = await sitter.decide(seen)
         except ExecutionError as exc:

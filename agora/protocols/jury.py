@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from agora.agents.juror import Juror
 from agora.aggregation.checks import Hearing, live_check, run_live
-from agora.aggregation.thresholds import Thresholds, decide, sit
+from agora.aggregation.thresholds import Thresholds, decide, sit, stand_in
 from agora.aggregation.voting import Rule, seat_rule
 from agora.errors import ConfigError
 from agora.protocols.nodes import aggregate_node, judge_node
@@ -145,7 +145,7 @@ class Jury:
     def weights(self) -> dict[str, float]:
         """Each seat's vote weight under the name its verdict carries; a spare in a seat weighs what the seat does."""
         seats = {j.name: getattr(j, "weight", 1.0) for j in self.jurors}
-        return seats | {f"{spare.name} for {name}": weight for spare in self.spares for name, weight in seats.items()}
+        return seats | {stand_in(spare.name, name): weight for spare in self.spares for name, weight in seats.items()}
 
     @property
     def foreperson(self) -> Decider:

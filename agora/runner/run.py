@@ -136,11 +136,7 @@ class Run:
         """A new run of ``scenario`` in ``directory`` (which must not hold a run already)."""
         directory = directory or scenario.output or default_directory(scenario)
         store = RunStore(directory, create=True, exclusive=True)
-        specs = {scenario.models.of(r) for r in ("debater", "consultant", "judge")} | {
-            j.model for j in scenario.judges if j.model
-        }
-        if options.model:
-            specs = {options.model}
+        specs = {options.model} if options.model else scenario.model_specs()
         store.set_manifest(
             scenario=scenario.stored(),
             scenario_file=str(source.resolve()) if source else None,
