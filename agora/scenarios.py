@@ -165,6 +165,7 @@ class RetrySpec(Spec):
     max_retries: int = Field(default=3, ge=0)
     base_delay: float = Field(default=0.5, ge=0)
     max_delay: float = Field(default=30.0, ge=0)
+    timeouts: bool = False  # also retry the timeouts of the embedded model (which would take as long again)
 
 
 class Scenario(Spec):

@@ -31,6 +31,9 @@ class Backend(ABC):
     """Turns messages and settings into a completion. Implementations raise ``agora.errors`` only."""
 
     kind: ClassVar[str] = ""
+    times_calls: ClassVar[bool] = False
+    """True for a backend that enforces ``settings.timeout`` itself, from when it starts working on a call (not
+    from when the call was queued); ``Retrying`` then adds no timeout of its own."""
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -84,6 +87,10 @@ class Wrapper(Backend):
     @property
     def spec(self) -> str:
         return self.inner.spec
+
+    @property
+    def times_calls(self) -> bool:  # type: ignore[override]
+        return self.inner.times_calls
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,62 +1,76 @@
-"""The embedded backend: a GGUF model run in-process by llama-cpp-python.
+"""The embedded backend: a GGUF model run in-process by llama.cpp, every call on one model decoded together.
 
 ``local`` is the default model of the catalogue (``agora.weights``), ``local:NAME`` another catalogue
-model, ``local:PATH.gguf`` any GGUF file. Structured output uses llama.cpp's JSON-schema grammar.
+model, ``local:PATH.gguf`` any GGUF file. Structured output uses llama.cpp's JSON-schema grammar. Calls go
+to the model's ``Decoder`` (``agora.backends.decoder``), shared by every backend on the same file, which
+batches them and times each from when it starts decoding (``times_calls``).
+
+``$AGORA_LOCAL_EXACT=1`` makes a seeded reply independent of the calls decoded beside it, at a cost
+(``benchmarks/local_throughput.py`` measures it); ``$AGORA_LOCAL_SLOTS`` sets how many calls decode together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import os
 import threading
-import time
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from agora.backends.base import Availability, Backend, backend
-from agora.errors import BackendError, ConfigError
+from agora.backends.decoder import Decoder, Request
 from agora.types import Completion, Message, OutputSchema, Settings, Usage
 from agora.weights import CATALOGUE, DEFAULT_MODEL, local_model, model_path
 
 INSTALL_HINT = "pip install 'agora[local]'"
 
-_loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_decoders: dict[tuple[str, int, int, bool], Decoder] = {}
 _loading = threading.Lock()
 
 
-def _llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
-    """One shared ``Llama`` per file and context size, with the lock that serialises its use."""
-    key = (str(path), n_ctx)
+def decoder(path: Path, context: int, slots: int, exact: bool) -> Decoder:
+    """The one ``Decoder`` of a file and its shape, started on first use."""
+    key = (str(path), context, slots, exact)
     with _loading:
-        if key not in _loaded:
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise ConfigError(f"the local backend needs llama-cpp-python: {INSTALL_HINT}") from None
-            threads = int(os.environ.get("AGORA_THREADS", 0)) or os.cpu_count() or 1
-            model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
-            _loaded[key] = (model, threading.Lock())
-        return _loaded[key]
+        if key not in _decoders:
+            _decoders[key] = Decoder(path, context=context, slots=slots, exact=exact)
+        return _decoders[key]
 
 
 @atexit.register
-def _free_models() -> None:
-    """Free llama.cpp models before interpreter teardown (their finalisers fail once modules are gone)."""
-    for model, _ in _loaded.values():
-        model.close()
-    _loaded.clear()
+def _close_decoders() -> None:
+    """Stop the decoders before interpreter teardown (llama.cpp's finalisers fail once modules are gone)."""
+    for each in _decoders.values():
+        each.close()
+    _decoders.clear()
+
+
+@lru_cache(maxsize=64)
+def grammar(json_schema: str) -> str:
+    """The llama.cpp grammar (GBNF) of a JSON schema."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(json_schema)
 
 
 @backend("local")
 class LocalBackend(Backend):
-    """A GGUF model in-process; calls run in a worker thread, one at a time per model."""
+    """A GGUF model in-process. Calls in flight together are decoded together."""
 
-    def __init__(self, path: Path, name: str, n_ctx: int = 8192) -> None:
+    times_calls: ClassVar[bool] = True
+
+    def __init__(
+        self, path: Path, name: str, n_ctx: int = 8192, slots: int | None = None, exact: bool | None = None
+    ) -> None:
         super().__init__(name)
         self.path = path
         self.n_ctx = n_ctx
+        self.slots = slots or int(os.environ.get("AGORA_LOCAL_SLOTS", 0)) or 8
+        self.exact = exact if exact is not None else os.environ.get("AGORA_LOCAL_EXACT", "") not in ("", "0")
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> Backend:
@@ -81,43 +95,40 @@ class LocalBackend(Backend):
             return Availability(False, f"default model {DEFAULT_MODEL} not installed: {INSTALL_HINT}{have}")
         return Availability(True, f"models installed: {', '.join(ready)}; any .gguf via local:PATH")
 
+    @property
+    def decoder(self) -> Decoder:
+        return decoder(self.path, self.n_ctx, self.slots, self.exact)
+
     async def complete(
         self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
     ) -> Completion:
-        return await asyncio.to_thread(self._complete, messages, settings, schema)
-
-    def _complete(self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> Completion:
-        llama, lock = _llama(self.path, self.n_ctx)
-        kwargs: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "temperature": settings.temperature,
-            "max_tokens": settings.max_tokens,
-            "stop": list(settings.stop) or None,
-            "repeat_penalty": 1.0,
-        }
-        if settings.seed is not None:
-            kwargs["seed"] = settings.seed
-        if schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": schema.json_schema}
-        start = time.perf_counter()
+        engine = await asyncio.to_thread(lambda: self.decoder)
+        request = Request(
+            prompt=engine.tokens([{"role": m.role, "content": m.content} for m in messages]),
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            seed=settings.seed,
+            grammar=grammar(json.dumps(schema.json_schema)) if schema is not None else None,
+            stop=tuple(settings.stop),
+            timeout=settings.timeout,
+            logprobs=settings.logprobs,
+        )
+        future = engine.submit(request)
         try:
-            with lock:
-                if settings.seed is not None:
-                    # A seed asks for reproducibility: reusing the previous prompt's KV cache changes the numerics.
-                    llama.reset()
-                reply = llama.create_chat_completion(**kwargs)
-        except ValueError as exc:  # llama.cpp reports context overflow and bad grammars as ValueError
-            raise BackendError(f"{self.spec}: {exc}") from None
-        choice = reply["choices"][0]
-        usage = reply.get("usage") or {}
+            reply = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            engine.cancel(request)
+            raise
         return Completion(
-            text=choice["message"].get("content") or "",
+            text=reply.text,
             model=self.spec,
             usage=Usage(
-                prompt_tokens=usage.get("prompt_tokens", 0),
-                completion_tokens=usage.get("completion_tokens", 0),
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                cached_tokens=reply.cached_tokens,
             ),
-            latency_s=time.perf_counter() - start,
-            finish_reason=choice.get("finish_reason"),
+            latency_s=reply.seconds,
+            finish_reason=reply.finish_reason,
             output_mode="grammar" if schema is not None else "text",
+            logprobs=reply.logprobs,
         )

@@ -29,6 +29,11 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     jitter: float = 0.5
+    timeouts: bool = False  # retry timeouts a backend marks as not worth retrying (an embedded model's)
+
+    def retries(self, error: AgoraError) -> bool:
+        """Whether ``error`` is worth another attempt under this policy."""
+        return bool(getattr(error, "retryable", False)) or (self.timeouts and isinstance(error, BackendTimeout))
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
@@ -44,6 +49,7 @@ class Retrying(Wrapper):
     With a ``gate`` (the provider's limits), each attempt holds a slot of it while the inner call runs, and
     only then: not while it waits for the slot, nor while it sleeps before a retry. The timeout bounds the inner
     call alone, so a call queued behind others never times out for it; a call that times out frees its slot.
+    A backend that ``times_calls`` (the embedded model, which queues calls itself) enforces the timeout itself.
     Completed calls and their tokens, retries and failures count to the active ``agora.meter`` meters.
     """
 
@@ -61,7 +67,7 @@ class Retrying(Wrapper):
             try:
                 completion = await self._attempt(messages, settings, schema)
             except AgoraError as exc:
-                if not getattr(exc, "retryable", False) or retries >= self.policy.max_retries:
+                if not self.policy.retries(exc) or retries >= self.policy.max_retries:
                     meter.count_failure()
                     self._log(start, retries, schema, error=exc)
                     raise
@@ -86,6 +92,8 @@ class Retrying(Wrapper):
             return completion
 
     async def _call(self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> Completion:
+        if self.inner.times_calls:
+            return await self.inner.complete(messages, settings, schema)
         try:
             return await asyncio.wait_for(self.inner.complete(messages, settings, schema), settings.timeout)
         except asyncio.TimeoutError:

@@ -47,7 +47,7 @@ class Study:
             {kind: Limits(**spec.model_dump()) for kind, spec in scenario.limits.items()},
         )
         retry = scenario.retry
-        self.retry = RetryPolicy(retry.max_retries, retry.base_delay, retry.max_delay)
+        self.retry = RetryPolicy(retry.max_retries, retry.base_delay, retry.max_delay, timeouts=retry.timeouts)
         self._backends: dict[str, Backend] = {}
         self._opened = AsyncExitStack()
         self._graphs: dict[tuple[str, int], CompiledStateGraph] = {}
