@@ -134,7 +134,9 @@ class _Candidates:
     def __init__(self, llama: Any, n_vocab: int) -> None:
         self.n_vocab = n_vocab
         self.data = (llama.llama_token_data * n_vocab)()
-        self.view = np.ctypeslib.as_array(self.data).view(np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]))
+        self.view = np.ctypeslib.as_array(self.data).view(
+            np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+        )
         self.array = llama.llama_token_data_array(self.data, n_vocab, -1, False)
         self.pointer = ctypes.pointer(self.array)
         self.one = (llama.llama_token_data * 1)()
@@ -170,7 +172,9 @@ class Decoder:
         threads: CPU threads (default: ``$AGORA_THREADS`` or every core).
     """
 
-    def __init__(self, path: Path, *, context: int = 8192, slots: int = 8, exact: bool = False, threads: int = 0) -> None:
+    def __init__(
+        self, path: Path, *, context: int = 8192, slots: int = 8, exact: bool = False, threads: int = 0
+    ) -> None:
         try:
             import llama_cpp
         except ImportError:
@@ -210,7 +214,7 @@ class Decoder:
         self._scratch = slots
         self._candidates = _Candidates(llama_cpp, self.n_vocab)
         metadata = _metadata(llama_cpp, self._model)
-        self._formatter = Jinja2ChatFormatter(
+        self._formatter: Any = Jinja2ChatFormatter(
             template=metadata.get("tokenizer.chat_template") or _CHATML,
             eos_token=self._piece(llama_cpp.llama_vocab_eos(self._vocab)).decode(errors="replace"),
             bos_token=self._piece(llama_cpp.llama_vocab_bos(self._vocab)).decode(errors="replace"),
@@ -267,7 +271,7 @@ class Decoder:
                     break
             try:
                 self._step()
-            except Exception as exc:  # noqa: BLE001 - a failed step must fail its calls, never hang them
+            except Exception as exc:
                 for seq in list(self._active):
                     self._fail(seq, BackendError(f"local model {self.path.name}: {exc}"))
         for seq in list(self._active):
@@ -312,10 +316,13 @@ class Decoder:
                     continue
                 if len(request.prompt) >= self.context:
                     self._queue.popleft()
-                    _settle(request, BackendError(
-                        f"local model {self.path.name}: the prompt is {len(request.prompt)} tokens; "
-                        f"a call holds at most {self.context} (prompt and reply)"
-                    ))
+                    _settle(
+                        request,
+                        BackendError(
+                            f"local model {self.path.name}: the prompt is {len(request.prompt)} tokens; "
+                            f"a call holds at most {self.context} (prompt and reply)"
+                        ),
+                    )
                     continue
                 if len(self._active) >= self.slots or not self._room_for(request):
                     return
@@ -432,11 +439,8 @@ class Decoder:
         for seq in generating:
             seq.n_past += 1
             seq.pending = None
-        counted = {}
         for seq, _ in prompt_rows:
-            counted[id(seq)] = counted.get(id(seq), 0) + 1
-        for seq in {id(s): s for s, _ in prompt_rows}.values():
-            seq.n_past += counted[id(seq)]
+            seq.n_past += 1
         self.evaluated += len(prompt_rows)
         for seq, row in outputs:
             if seq in self._active:
@@ -577,7 +581,8 @@ class Decoder:
 
 
 _CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{{ '<|im_start|>assistant\n' }}"
 )
 
