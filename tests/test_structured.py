@@ -110,9 +110,19 @@ async def test_judge_maps_letter_to_index_and_records_persona() -> None:
     judge = Judge(model, "skeptical", name="j1")
     verdict = await judge.judge("q?", ["a", "b", "c"])
     assert (verdict.choice, verdict.confidence, verdict.persona, verdict.judge) == (2, 55, "skeptical", "j1")
-    system_prompt = model.calls[0].messages[0].content
-    assert "skeptical of official messaging" in system_prompt
-    assert "Answer C:\n<data>\nc\n</data>" in model.calls[0].messages[1].content
+    system_prompt, body = (m.content for m in model.calls[0].messages)
+    assert "skeptical of official messaging" not in system_prompt
+    assert "Answer C:\n<data>\nc\n</data>" in body
+    # shared_first: the persona comes after everything jurors share (question, answers), so a local model reuses it
+    assert body.index("Answer C:") < body.index("skeptical of official messaging")
+
+
+async def test_persona_first_layout_puts_the_persona_at_the_head() -> None:
+    model = ScriptedBackend([json.dumps({"reasoning": "r", "answer": "A", "confidence": 55})])
+    await Judge(model, "skeptical", layout="persona_first").judge("q?", ["a", "b"])
+    system_prompt, body = (m.content for m in model.calls[0].messages)
+    assert system_prompt.startswith("You are a judge who is skeptical of official messaging")
+    assert "skeptical" not in body
 
 
 async def test_judge_never_invents_a_verdict_from_garbage() -> None:

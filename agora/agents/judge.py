@@ -39,6 +39,12 @@ QUESTION_PROMPT = (
     "whether their answer is correct. Reply with the question only."
 )
 USER_PROMPT = "Question:\n{question}\n\n{answers}{evidence}{transcript}"
+PERSONA_PROMPT = "\n\nJudge this as the following judge would:\n{persona}"
+
+Layout = Literal["shared_first", "persona_first"]
+"""Where a persona goes in the prompt. ``shared_first`` (the default): after the question, answers and transcript,
+so that jurors with different personas share every token before it and a local model evaluates those once;
+``persona_first``: at the head of the system prompt. ``benchmarks/local_throughput.py`` measures both."""
 
 
 _ANSWER_KEY = re.compile(r'"answer"\s*:\s*"\s*$')
@@ -90,6 +96,7 @@ class Judge:
         user_prompt: str = USER_PROMPT,
         question_prompt: str = QUESTION_PROMPT,
         max_reasks: int = 2,
+        layout: Layout = "shared_first",
     ) -> None:
         self.model = resolve_model(model) if isinstance(model, str) else model
         self.persona = load_persona(persona) if isinstance(persona, str) else persona
@@ -100,10 +107,10 @@ class Judge:
         self.user_prompt = user_prompt
         self.question_prompt = question_prompt
         self.max_reasks = max_reasks
+        self.layout = layout
 
     def messages(self, seen: View) -> list[Message]:
-        """The prompt the judge's model sees for ``seen``."""
-        persona = f"{self.persona.system_prompt}\n\n" if self.persona else ""
+        """The prompt the judge's model sees for ``seen``, its persona placed by ``layout``."""
         abstain = ABSTAIN_PROMPT if self.allow_abstain else ""
         transcript = render_transcript(seen.transcript)
         evidence = f"\n\nEvidence:\n{seen.evidence}" if seen.evidence else ""
@@ -113,7 +120,14 @@ class Judge:
             evidence=evidence,
             transcript=f"\n\nTranscript:\n{transcript}" if transcript else "",
         )
-        return [system(persona + self.system_prompt + abstain), user(body)]
+        if self.persona is None:
+            return [system(self.system_prompt + abstain), user(body)]
+        if self.layout == "persona_first":
+            return [system(f"{self.persona.system_prompt}\n\n{self.system_prompt}{abstain}"), user(body)]
+        return [
+            system(self.system_prompt + abstain),
+            user(body + PERSONA_PROMPT.format(persona=self.persona.system_prompt)),
+        ]
 
     async def decide(self, seen: View) -> Verdict:
         """Choose between the answers of ``seen``; raises ``VerdictParseError`` when no valid verdict comes."""
