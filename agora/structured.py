@@ -105,6 +105,7 @@ async def ask_structured(
     *,
     max_reasks: int = 2,
     context: Mapping[str, Any] | None = None,
+    tail: str = "",
 ) -> Structured[T]:
     """Ask ``model`` for an instance of ``schema``.
 
@@ -115,12 +116,13 @@ async def ask_structured(
         settings: sampling settings.
         max_reasks: how many times to re-ask with the validation error after the first attempt.
         context: pydantic validation context (e.g. the number of candidate answers).
+        tail: text after the schema instruction (a juror's persona: what differs between calls goes last).
 
     Raises:
         VerdictParseError: no valid object after ``1 + max_reasks`` attempts; carries the last raw text.
     """
     wanted = output_schema(schema)
-    conversation = _with_instruction(list(messages), schema_instruction(wanted))
+    conversation = with_instruction(list(messages), schema_instruction(wanted) + tail)
     completions: list[Completion] = []
     problem = ""
     for _ in range(1 + max_reasks):
@@ -147,7 +149,8 @@ async def ask_structured(
     )
 
 
-def _with_instruction(messages: list[Message], instruction: str) -> list[Message]:
+def with_instruction(messages: list[Message], instruction: str) -> list[Message]:
+    """``messages`` with ``instruction`` appended to the last user message (or as a new one)."""
     for i in range(len(messages) - 1, -1, -1):
         if messages[i].role == "user":
             messages[i] = user(f"{messages[i].content}\n\n{instruction}")

@@ -15,7 +15,7 @@ from agora.backends import Backend, resolve_model
 from agora.errors import ConfigError
 from agora.personas import Persona, load_persona
 from agora.state import View
-from agora.structured import ask_structured
+from agora.structured import ask_structured, with_instruction
 from agora.transcript import LABELS, render_answers, render_transcript
 from agora.types import Message, Settings, TokenLogprob, Verdict, system, user
 
@@ -111,6 +111,12 @@ class Judge:
 
     def messages(self, seen: View) -> list[Message]:
         """The prompt the judge's model sees for ``seen``, its persona placed by ``layout``."""
+        messages, tail = self.prompt_parts(seen)
+        return with_instruction(messages, tail) if tail else messages
+
+    def prompt_parts(self, seen: View) -> tuple[list[Message], str]:
+        """The prompt without its tail, and the tail: in the ``shared_first`` layout, the persona, which goes last
+        (after a schema instruction too), so that jurors with different personas share all that comes before."""
         abstain = ABSTAIN_PROMPT if self.allow_abstain else ""
         transcript = render_transcript(seen.transcript)
         evidence = f"\n\nEvidence:\n{seen.evidence}" if seen.evidence else ""
@@ -121,19 +127,19 @@ class Judge:
             transcript=f"\n\nTranscript:\n{transcript}" if transcript else "",
         )
         if self.persona is None:
-            return [system(self.system_prompt + abstain), user(body)]
+            return [system(self.system_prompt + abstain), user(body)], ""
         if self.layout == "persona_first":
-            return [system(f"{self.persona.system_prompt}\n\n{self.system_prompt}{abstain}"), user(body)]
-        return [
-            system(self.system_prompt + abstain),
-            user(body + PERSONA_PROMPT.format(persona=self.persona.system_prompt)),
-        ]
+            return [system(f"{self.persona.system_prompt}\n\n{self.system_prompt}{abstain}"), user(body)], ""
+        return [system(self.system_prompt + abstain), user(body)], PERSONA_PROMPT.format(
+            persona=self.persona.system_prompt
+        )
 
     async def decide(self, seen: View) -> Verdict:
         """Choose between the answers of ``seen``; raises ``VerdictParseError`` when no valid verdict comes."""
         schema = verdict_schema(len(seen.answers), self.allow_abstain)
+        messages, tail = self.prompt_parts(seen)
         result = await ask_structured(
-            self.model, self.messages(seen), schema, self.settings, max_reasks=self.max_reasks
+            self.model, messages, schema, self.settings, max_reasks=self.max_reasks, tail=tail
         )
         reply: Any = result.value
         abstained = reply.answer == ABSTAIN

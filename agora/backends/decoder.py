@@ -15,9 +15,9 @@ on where a sequence's cells sit in the cache. In ``exact`` mode the decoder fixe
 call's reply does not depend on what else is in its batch: each slot has its own KV stream, filled from
 cell 0 (fixed slots); a prompt is evaluated alone, in calls of at least ``PROMPT_ROWS`` rows; generated
 tokens go in calls of 2 to ``GEN_ROWS`` rows (a lone one beside a scratch row); weights are not repacked
-and flash attention is off; a shared prefix is copied stream to stream. Otherwise (the default) every
-sequence shares one cache and rows of all kinds share calls: faster, and the reply of a seeded call can
-differ, at near-ties, with its company.
+and flash attention is off; a shared prefix is copied stream to stream. Otherwise every sequence shares
+one cache and rows of all kinds share calls: faster, but the reply of a seeded call can differ with its
+company, and even between two runs of the same call when the second reuses the first's prefix.
 
 A call's timeout runs from its admission, not from its arrival; an expired or cancelled call stops
 at the next step and frees its cells.

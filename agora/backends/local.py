@@ -5,8 +5,9 @@ model, ``local:PATH.gguf`` any GGUF file. Structured output uses llama.cpp's JSO
 to the model's ``Decoder`` (``agora.backends.decoder``), shared by every backend on the same file, which
 batches them and times each from when it starts decoding (``times_calls``).
 
-``$AGORA_LOCAL_EXACT=1`` makes a seeded reply independent of the calls decoded beside it, at a cost
-(``benchmarks/local_throughput.py`` measures it); ``$AGORA_LOCAL_SLOTS`` sets how many calls decode together.
+By default a seeded reply does not depend on the calls decoded beside it (the decoder's exact mode);
+``$AGORA_LOCAL_EXACT=0`` trades that for speed (``benchmarks/local_throughput.py`` measures both).
+``$AGORA_LOCAL_SLOTS`` sets how many calls decode together (8).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class LocalBackend(Backend):
         self.path = path
         self.n_ctx = n_ctx
         self.slots = slots or int(os.environ.get("AGORA_LOCAL_SLOTS", 0)) or 8
-        self.exact = exact if exact is not None else os.environ.get("AGORA_LOCAL_EXACT", "") not in ("", "0")
+        self.exact = exact if exact is not None else os.environ.get("AGORA_LOCAL_EXACT", "1") != "0"
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> Backend:
