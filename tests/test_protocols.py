@@ -336,7 +336,7 @@ async def test_consultancy_side_is_reproducible_per_seed_and_question() -> None:
     side = first["sides"]["consultant"]
     assert first["transcript"][0].side == side
     letter = "AB"[side]
-    assert all(f"Answer {letter} is the correct answer" in call.messages[0].content for call in consultant.calls)
+    assert all(f"you argue that Answer {letter} is correct" in call.messages[1].content for call in consultant.calls)
 
 
 async def test_consultancy_sides_are_balanced_and_depend_on_the_seed() -> None:
@@ -357,7 +357,7 @@ async def test_open_consultancy_consultant_chooses_its_side() -> None:
     assert [t.side for t in state["transcript"] if t.role == "consultant"] == [1, 1]
     assert consultant.calls[0].schema is not None  # the choice is a structured call
     assert MARKER in prompt_text(consultant)[0]  # the consultant chooses knowing the evidence
-    assert "Answer B is the correct answer" in consultant.calls[1].messages[0].content
+    assert "you argue that Answer B is correct" in consultant.calls[1].messages[1].content
 
 
 async def test_open_debate_first_debater_chooses_and_the_other_takes_the_rest() -> None:
@@ -368,7 +368,7 @@ async def test_open_debate_first_debater_chooses_and_the_other_takes_the_rest() 
     assert state["sides"] == {"debater_a": 1, "debater_b": 0}
     assert {(t.speaker, t.side) for t in state["transcript"]} == {("debater_a", 1), ("debater_b", 0)}
     assert len(a.calls) == 3 and len(b.calls) == 2  # only the first debater is asked to choose
-    assert "Answer A is the correct answer" in b.calls[0].messages[0].content
+    assert "you argue that Answer A is correct" in b.calls[0].messages[1].content
 
 
 # --- 5. juries ---------------------------------------------------------------------------------------------
