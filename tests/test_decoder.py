@@ -7,7 +7,6 @@ import importlib.util
 import math
 import re
 import time
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -40,11 +39,6 @@ def smollm(**options: object) -> LocalBackend:
     return LocalBackend(model_path(CATALOGUE["smollm2-135m"]), "smollm2-135m", n_ctx=1024, **options)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def exact() -> AsyncIterator[LocalBackend]:
-    yield smollm(slots=4, exact=True)
-
-
 def jurors(model: LocalBackend, **settings: object) -> list[Judge]:
     """One judge per pair, each with its own seed; odd ones sample at temperature 0.8."""
     return [
@@ -53,8 +47,8 @@ def jurors(model: LocalBackend, **settings: object) -> list[Judge]:
     ]
 
 
-async def test_exact_mode_gives_the_same_seeded_replies_batched_as_one_at_a_time(exact: LocalBackend) -> None:
-    judges = jurors(exact)
+async def test_seeded_replies_are_the_same_batched_as_one_at_a_time() -> None:
+    judges = jurors(smollm(slots=4))
     alone = [await j.judge(q, a) for j, (q, a) in zip(judges, PAIRS, strict=True)]
     together = await asyncio.gather(*(j.judge(q, a) for j, (q, a) in zip(judges, PAIRS, strict=True)))
     assert [(v.reasoning, v.choice, v.confidence) for v in together] == [
@@ -64,10 +58,11 @@ async def test_exact_mode_gives_the_same_seeded_replies_batched_as_one_at_a_time
     assert sum(v.usage.cached_tokens for v in together) > 0
 
 
-async def test_three_jurors_on_one_question_evaluate_the_shared_prompt_once(exact: LocalBackend) -> None:
+async def test_three_jurors_on_one_question_evaluate_the_shared_prompt_once() -> None:
+    model = smollm(slots=4)
     question, answers = PAIRS[0]
     personas = ["skeptical", "mainstream", "expert"]
-    judges = [Judge(resolve_model(exact), p, settings=Settings(max_tokens=200, seed=i)) for i, p in enumerate(personas)]
+    judges = [Judge(resolve_model(model), p, settings=Settings(max_tokens=200, seed=i)) for i, p in enumerate(personas)]
     verdicts = await asyncio.gather(*(j.judge(question, answers) for j in judges))
     prompt = sum(v.usage.prompt_tokens for v in verdicts)
     evaluated = prompt - sum(v.usage.cached_tokens for v in verdicts)
@@ -75,7 +70,7 @@ async def test_three_jurors_on_one_question_evaluate_the_shared_prompt_once(exac
 
 
 async def test_a_call_queued_behind_others_does_not_time_out() -> None:
-    model = smollm(slots=1, exact=True)  # one call decodes at a time: the others wait in the queue
+    model = smollm(slots=1)  # one call decodes at a time: the others wait in the queue
     messages = [user("Count from one to forty in words.")]
     settings = Settings(max_tokens=48, seed=1)
     start = time.perf_counter()
@@ -90,7 +85,7 @@ async def test_a_call_queued_behind_others_does_not_time_out() -> None:
 
 
 async def test_a_timed_out_call_stops_at_the_next_token_and_frees_its_slot() -> None:
-    model = smollm(slots=1, exact=True)
+    model = smollm(slots=1)
     slow = Settings(max_tokens=900, seed=1, timeout=1.0)
     start = time.perf_counter()
     with pytest.raises(BackendTimeout, match="within 1 s of decoding") as info:
@@ -106,7 +101,7 @@ async def test_a_timed_out_call_stops_at_the_next_token_and_frees_its_slot() -> 
 
 
 async def test_a_local_timeout_is_retried_only_when_asked() -> None:
-    raw = smollm(slots=1, exact=True)
+    raw = smollm(slots=1)
     slow = Settings(max_tokens=900, seed=1, timeout=0.5)
     started = time.perf_counter()
     with pytest.raises(BackendTimeout):
@@ -121,7 +116,7 @@ async def test_a_local_timeout_is_retried_only_when_asked() -> None:
 
 
 async def test_a_cancelled_call_leaves_the_decoder() -> None:
-    model = smollm(slots=2, exact=True)
+    model = smollm(slots=2)
     task = asyncio.create_task(model.complete([user(LONG)], Settings(max_tokens=900, seed=1)))
     await asyncio.sleep(1.0)
     task.cancel()
@@ -135,7 +130,7 @@ async def test_a_cancelled_call_leaves_the_decoder() -> None:
 
 
 async def test_a_context_overflow_fails_that_call_alone() -> None:
-    model = smollm(slots=4, exact=True)
+    model = smollm(slots=4)
     too_long = user("word " * 1500)
     results = await asyncio.gather(
         model.complete([too_long], Settings(max_tokens=8, seed=1)),
@@ -150,7 +145,7 @@ async def test_a_context_overflow_fails_that_call_alone() -> None:
 async def test_the_local_verdict_probability_is_a_softmax_over_the_answer_letters_logits() -> None:
     import llama_cpp
 
-    model = smollm(slots=2, exact=True)
+    model = smollm(slots=2)
     judge = Judge(resolve_model(model), settings=Settings(max_tokens=200, seed=3), logprobs=True)
     seen = View(question=PAIRS[0][0], answers=tuple(PAIRS[0][1]))
     result = await ask_structured(judge.model, judge.messages(seen), verdict_schema(2), judge.settings)
@@ -174,8 +169,8 @@ async def test_the_local_verdict_probability_is_a_softmax_over_the_answer_letter
     letters = [llama.tokenize(x.encode(), add_bos=False, special=False)[0] for x in ("A", "B")]
     weights = [math.exp(float(logits[t])) for t in letters]
     llama.close()
-    # the reading runs llama.cpp's default kernels (repacked weights, flash attention), whose logits differ from exact
-    # mode's by up to about 0.5 on a token (measured): the probabilities agree to a few hundredths, not bit for bit
+    # the reading runs llama.cpp's default kernels (repacked weights, flash attention), whose logits differ from the
+    # decoder's by up to about 0.5 on a token (measured): the probabilities agree to a few hundredths, not bit for bit
     assert probability == pytest.approx(weights["AB".index(letter)] / sum(weights), abs=0.05)
 
 

@@ -11,13 +11,14 @@ prompt stays in the cache as a kept prefix for later calls until its slot or its
 
 llama.cpp's numerics depend on how many rows a decode call holds (its matrix kernels tile by that
 count; measured classes without weight repacking and flash attention: 1 row, 2-7 rows, 8 or more) and
-on where a sequence's cells sit in the cache. In ``exact`` mode the decoder fixes both, so a seeded
-call's reply does not depend on what else is in its batch: each slot has its own KV stream, filled from
-cell 0 (fixed slots); a prompt is evaluated alone, in calls of at least ``PROMPT_ROWS`` rows; generated
-tokens go in calls of 2 to ``GEN_ROWS`` rows (a lone one beside a scratch row); weights are not repacked
-and flash attention is off; a shared prefix is copied stream to stream. Otherwise every sequence shares
-one cache and rows of all kinds share calls: faster, but the reply of a seeded call can differ with its
-company, and even between two runs of the same call when the second reuses the first's prefix.
+on where a sequence's cells sit in the cache. The decoder fixes both, so that a seeded call's reply does
+not depend on what else is in its batch, nor on whether it reused a prefix: each slot has its own KV
+stream, filled from cell 0 (fixed slots); a prompt is evaluated alone, in calls of at least
+``PROMPT_ROWS`` rows; generated tokens go in calls of 2 to ``GEN_ROWS`` rows (a lone one beside a
+scratch row); weights are not repacked and flash attention is off; a shared prefix is copied stream to
+stream. (One cache shared by all sequences, with prompt and generated rows in the same calls, is what
+this replaced: it was no faster once kept prefixes spread over the cache, and a seeded call repeated
+could change its reply.)
 
 A call's timeout runs from its admission, not from its arrival; an expired or cancelled call stops
 at the next step and frees its cells.
@@ -44,8 +45,8 @@ from agora.errors import BackendError, BackendTimeout, ConfigError
 from agora.types import TokenLogprob
 
 PROMPT_CHUNK = 64  # prompt rows evaluated per step: a step (and so a timeout's check) takes about a second on 2 cores
-PROMPT_ROWS = 8  # exact mode: fewest rows of a prompt call
-GEN_ROWS = 7  # exact mode: most rows of a generation call (2..7 is one numerics class)
+PROMPT_ROWS = 8  # fewest rows of a prompt call (8 or more is one numerics class)
+GEN_ROWS = 7  # most rows of a generation call (2..7 is one numerics class)
 TOP_LOGPROBS = 10  # alternatives recorded per generated token, among those the grammar allows
 
 
@@ -168,13 +169,10 @@ class Decoder:
         path: the GGUF file.
         context: the most tokens (prompt and reply) one call may hold.
         slots: the most calls decoded together; more wait in a queue.
-        exact: fix every row's numerics class, so a seeded reply does not depend on its batch (slower).
         threads: CPU threads (default: ``$AGORA_THREADS`` or every core).
     """
 
-    def __init__(
-        self, path: Path, *, context: int = 8192, slots: int = 8, exact: bool = False, threads: int = 0
-    ) -> None:
+    def __init__(self, path: Path, *, context: int = 8192, slots: int = 4, threads: int = 0) -> None:
         try:
             import llama_cpp
         except ImportError:
@@ -185,26 +183,24 @@ class Decoder:
         logger.setLevel(logging.CRITICAL)  # llama.cpp's own log; failures reach the caller as errors
 
         self._llama = llama_cpp
-        self.path, self.context, self.slots, self.exact = path, context, slots, exact
+        self.path, self.context, self.slots = path, context, slots
         threads = threads or int(os.environ.get("AGORA_THREADS", 0)) or os.cpu_count() or 1
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
-        model_params.use_extra_bufts = not exact  # repacked weights tile rows by their index in the call
+        model_params.use_extra_bufts = False  # repacked weights tile rows by their index in the call
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
             raise ConfigError(f"local model file {path}: llama.cpp could not load it")
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
-        # KV cells: in exact mode a stream of ``context`` cells per slot and the scratch one, else one shared cache
-        self.cells = context * (slots + 1) if exact else context * max(2, slots // 2)
+        self.cells = context * (slots + 1)  # a stream of ``context`` cells per slot, and the scratch one
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = self.cells
         params.n_batch = params.n_ubatch = PROMPT_CHUNK + max(slots, PROMPT_ROWS) + 1
         params.n_seq_max = slots + 1  # the last sequence id holds scratch rows
-        params.kv_unified = not exact
+        params.kv_unified = False  # fixed slots: each sequence's cells from cell 0 of its own stream
         params.n_threads = params.n_threads_batch = threads
-        if exact:
-            params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # its kernels add a class at 64 rows
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
@@ -293,17 +289,12 @@ class Decoder:
         for seq in self._active:
             if seq.follow is not None:
                 self._catch_up(seq)
+        prompt_rows = self._prompt_chunk()
+        if prompt_rows:
+            self._decode([], prompt_rows, pad_to=0)
         generating = [s for s in self._active if s.pending is not None]
-        if self.exact:
-            prompt_rows = self._prompt_chunk()
-            if prompt_rows:
-                self._decode([], prompt_rows, pad_to=0)
-            for start in range(0, len(generating), GEN_ROWS):
-                self._decode([s for s in generating[start : start + GEN_ROWS] if s in self._active], [], pad_to=2)
-        else:
-            prompt_rows = self._prompt_rows()
-            if generating or prompt_rows:
-                self._decode(generating, prompt_rows, pad_to=0)
+        for start in range(0, len(generating), GEN_ROWS):
+            self._decode(generating[start : start + GEN_ROWS], [], pad_to=2)
 
     def _admit(self, now: float) -> None:
         """Move queued requests into free slots while their tokens fit in the cache."""
@@ -383,34 +374,20 @@ class Decoder:
         if alive and done < length:
             return
         length = min(length, done)
-        if length > 0 and self.exact:  # streams copy whole: copy, then cut after the shared prefix
+        if length > 0:  # streams copy whole: copy, then cut after the shared prefix
             self._llama.llama_memory_seq_cp(self._memory, source.slot, seq.slot, -1, -1)
             self._llama.llama_memory_seq_rm(self._memory, seq.slot, length, -1)
-        elif length > 0:
-            self._llama.llama_memory_seq_cp(self._memory, source.slot, seq.slot, 0, length)
         seq.n_past = seq.shared = length
         seq.follow = None
 
     def _shareable(self, common: int, prompt: list[int]) -> int:
-        """How much of a common prefix a call may take: it must evaluate at least one prompt row (exact mode:
-        ``PROMPT_ROWS``, so that its last prompt call is in the same class as when it runs alone)."""
-        return max(0, min(common, len(prompt) - (PROMPT_ROWS if self.exact else 1)))
-
-    def _prompt_rows(self) -> list[tuple[_Sequence, int]]:
-        """The next ``PROMPT_CHUNK`` prompt rows: (sequence, position), oldest call first."""
-        rows: list[tuple[_Sequence, int]] = []
-        for seq in self._active:
-            if not seq.prefilling:
-                continue
-            take = min(PROMPT_CHUNK - len(rows), len(seq.prompt) - seq.n_past)
-            rows += [(seq, seq.n_past + i) for i in range(take)]
-            if len(rows) >= PROMPT_CHUNK:
-                break
-        return rows
+        """How much of a common prefix a call may take: it must evaluate at least ``PROMPT_ROWS`` prompt rows, so
+        that its last prompt call is in the same class as when it runs alone."""
+        return max(0, min(common, len(prompt) - PROMPT_ROWS))
 
     def _prompt_chunk(self) -> list[tuple[_Sequence, int]]:
-        """Exact mode: the next prompt rows of the oldest prefilling call alone, never leaving it a last call of
-        fewer than ``PROMPT_ROWS`` rows."""
+        """The next prompt rows of the oldest prefilling call, alone, never leaving it a last call of fewer than
+        ``PROMPT_ROWS`` rows."""
         for seq in self._active:
             if seq.prefilling:
                 left = len(seq.prompt) - seq.n_past

@@ -5,9 +5,9 @@ model, ``local:PATH.gguf`` any GGUF file. Structured output uses llama.cpp's JSO
 to the model's ``Decoder`` (``agora.backends.decoder``), shared by every backend on the same file, which
 batches them and times each from when it starts decoding (``times_calls``).
 
-By default a seeded reply does not depend on the calls decoded beside it (the decoder's exact mode);
-``$AGORA_LOCAL_EXACT=0`` trades that for speed (``benchmarks/local_throughput.py`` measures both).
-``$AGORA_LOCAL_SLOTS`` sets how many calls decode together (8).
+A seeded reply does not depend on the calls decoded beside it. ``$AGORA_LOCAL_SLOTS`` sets how many calls
+decode together (4: on 2 cores a decode call costs the least per row at about 4 rows).
+(``benchmarks/local_throughput.py`` measures it against llama-cpp-python one call at a time).
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from agora.weights import CATALOGUE, DEFAULT_MODEL, local_model, model_path
 
 INSTALL_HINT = "pip install 'agora[local]'"
 
-_decoders: dict[tuple[str, int, int, bool], Decoder] = {}
+_decoders: dict[tuple[str, int, int], Decoder] = {}
 _loading = threading.Lock()
 
 
-def decoder(path: Path, context: int, slots: int, exact: bool) -> Decoder:
+def decoder(path: Path, context: int, slots: int) -> Decoder:
     """The one ``Decoder`` of a file and its shape, started on first use."""
-    key = (str(path), context, slots, exact)
+    key = (str(path), context, slots)
     with _loading:
         if key not in _decoders:
-            _decoders[key] = Decoder(path, context=context, slots=slots, exact=exact)
+            _decoders[key] = Decoder(path, context=context, slots=slots)
         return _decoders[key]
 
 
@@ -64,14 +64,11 @@ class LocalBackend(Backend):
 
     times_calls: ClassVar[bool] = True
 
-    def __init__(
-        self, path: Path, name: str, n_ctx: int = 8192, slots: int | None = None, exact: bool | None = None
-    ) -> None:
+    def __init__(self, path: Path, name: str, n_ctx: int = 8192, slots: int | None = None) -> None:
         super().__init__(name)
         self.path = path
         self.n_ctx = n_ctx
-        self.slots = slots or int(os.environ.get("AGORA_LOCAL_SLOTS", 0)) or 8
-        self.exact = exact if exact is not None else os.environ.get("AGORA_LOCAL_EXACT", "1") != "0"
+        self.slots = slots or int(os.environ.get("AGORA_LOCAL_SLOTS", 0)) or 4
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> Backend:
@@ -98,7 +95,7 @@ class LocalBackend(Backend):
 
     @property
     def decoder(self) -> Decoder:
-        return decoder(self.path, self.n_ctx, self.slots, self.exact)
+        return decoder(self.path, self.n_ctx, self.slots)
 
     async def complete(
         self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
