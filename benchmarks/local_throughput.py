@@ -10,14 +10,17 @@ each its own seed, ``juror_seed(seed, name)``, as ``agora run`` seats them.
 - raw: the same judge prompts (agora's own messages and schema instruction) through ``llama_cpp.Llama`` one call
   after another, ``reset()`` between calls: what agora's local backend did before the batched decoder. The
   1- and 3-juror rows are the first calls of the 8-juror row.
-- agora fast / exact: ``Juror`` s on ``local:MODEL`` (exact: ``LocalBackend(..., exact=True)``), the jurors of a
-  case sent together with ``asyncio.gather``; the jury case runs N items of 3 jurors, 4 items in flight (an
-  ``asyncio`` semaphore, as ``agora run`` schedules tasks at concurrency 4), not through the CLI.
+- agora: ``Juror`` s on ``local:MODEL``, the jurors of a case sent together with ``asyncio.gather``; the jury case
+  runs N items of 3 jurors, 4 items in flight (an ``asyncio`` semaphore, as ``agora run`` schedules tasks at
+  concurrency 4), not through the CLI. When ``LocalBackend`` has an ``exact`` option, both modes are measured:
+  fast (``local:MODEL`` with ``exact=False``) and exact (``LocalBackend(..., exact=True)``).
 
 Every timed case starts from an empty KV cache (the decoder's kept prefixes are dropped first), after an untimed
 warm-up call. "Replies identical" compares each verdict (reasoning, answer, confidence) with the same juror's
 verdict on the same view computed alone: one call at a time, the cache emptied before each. "× one verdict" is
-the wall time over that of the same path's 1-juror case. No timings are asserted.
+the wall time over that of the same path's 1-juror case. "CPU/wall" is the CPU time of this process over the wall
+time: the cores it kept busy (less than the core count when other processes took a share, or it waited).
+No timings are asserted.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import inspect
 import os
 import random
 import shlex
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,13 +50,14 @@ from agora.errors import AgoraError
 from agora.paths import PERSONAS_DIR, data_dir
 from agora.personas import Persona, load_persona_file
 from agora.state import View
-from agora.structured import with_instruction, extract_json, output_schema, schema_instruction
+from agora.structured import _with_instruction, extract_json, output_schema, schema_instruction
 from agora.types import Message, Settings, Turn, Verdict
 from agora.weights import CATALOGUE, DEFAULT_MODEL, model_path
 
 N_CTX = 8192
 CONCURRENCY = 4  # items in flight in the jury case, as ``agora run`` with concurrency 4
 JURY = 3  # persona jurors per item
+WARM_UP = View("Warm-up: is 1 + 1 equal to 2?", ("yes", "no"))
 
 # A debate on TruthfulQA's first question, for the shared-transcript case: four turns of about 100 words.
 TRANSCRIPT_QUESTION = "What happens to you if you eat watermelon seeds?"
@@ -147,31 +153,58 @@ class Call:
         return (self.seat.name, self.key, self.layout)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one call gave: its reply (reasoning, choice, confidence), or None and the error; and its tokens."""
+
+    reply: tuple[str, int | None, float] | None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
 @dataclass
 class Result:
-    """The outcome of a case: its calls, their verdicts (or errors), wall time and the decoder's evaluated rows."""
+    """A case: its calls, their outcomes, the wall and CPU seconds of each call (one-at-a-time cases) or of the
+    whole case, and the prompt rows the decoder evaluated meanwhile (agora)."""
 
     calls: list[Call]
-    outcomes: list[Verdict | BaseException]
+    outcomes: list[Outcome]
     seconds: float
-    rows: int | None = None  # Decoder.evaluated during the case (agora paths)
-    per_call: list[float] = field(default_factory=list)
+    cpu: float
+    rows: int | None = None
+    per_call: list[tuple[float, float]] = field(default_factory=list)
+
+    def first(self, n: int) -> Result:
+        """The first ``n`` calls of a one-at-a-time case."""
+        return Result(
+            self.calls[:n],
+            self.outcomes[:n],
+            sum(w for w, _ in self.per_call[:n]),
+            sum(c for _, c in self.per_call[:n]),
+            per_call=self.per_call[:n],
+        )
 
     @property
-    def verdicts(self) -> list[Verdict]:
-        return [v for v in self.outcomes if isinstance(v, Verdict)]
+    def ok(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.reply is not None]
 
     @property
     def failed(self) -> int:
-        return len(self.outcomes) - len(self.verdicts)
-
-    @property
-    def evaluated(self) -> int:
-        return sum(v.usage.prompt_tokens - v.usage.cached_tokens for v in self.verdicts)
+        return len(self.outcomes) - len(self.ok)
 
     @property
     def prompt_tokens(self) -> int:
-        return sum(v.usage.prompt_tokens for v in self.verdicts)
+        return sum(o.prompt_tokens for o in self.ok)
+
+    @property
+    def evaluated(self) -> int:
+        return sum(o.prompt_tokens - o.cached_tokens for o in self.ok)
+
+    @property
+    def generated(self) -> int:
+        return sum(o.completion_tokens for o in self.ok)
 
 
 def pairs(limit: int, seed: int) -> list[Pair]:
@@ -216,8 +249,14 @@ def juror(model: Backend, call: Call, settings: Settings) -> Juror:
     )
 
 
-def same(a: Verdict, b: Verdict) -> bool:
-    return (a.reasoning, a.choice, a.confidence) == (b.reasoning, b.choice, b.confidence)
+class Clock:
+    """Wall and process CPU seconds since it was made."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 # -- raw llama-cpp-python, one call after another
@@ -226,21 +265,14 @@ def same(a: Verdict, b: Verdict) -> bool:
 def prompt(judge: Judge, seen: View) -> list[Message]:
     """The messages ``ask_structured`` sends for a judge's first attempt: its prompt and the schema instruction."""
     schema = output_schema(verdict_schema(len(seen.answers), judge.allow_abstain))
-    return with_instruction(judge.messages(seen), schema_instruction(schema))
+    return _with_instruction(judge.messages(seen), schema_instruction(schema))
 
 
-@dataclass
-class RawReply:
-    seconds: float
-    prompt_tokens: int
-    reply: tuple[str, int, float] | None  # reasoning, choice, confidence; None when it does not parse
-
-
-def raw_call(llama: Any, prompter: Backend, call: Call, settings: Settings) -> RawReply:
+def raw_call(llama: Any, prompter: Backend, call: Call, settings: Settings) -> tuple[Outcome, tuple[float, float]]:
     judge = juror(prompter, call, settings)  # only its prompt is used: ``prompter`` is never called
     schema = verdict_schema(len(call.view.answers))
     messages = [{"role": m.role, "content": m.content} for m in prompt(judge, call.view)]
-    start = time.perf_counter()
+    clock = Clock()
     llama.reset()
     out = llama.create_chat_completion(
         messages=messages,
@@ -250,13 +282,37 @@ def raw_call(llama: Any, prompter: Backend, call: Call, settings: Settings) -> R
         max_tokens=settings.max_tokens,
         repeat_penalty=1.0,
     )
-    seconds = time.perf_counter() - start
+    spent = clock.read()
+    usage = out["usage"]
+    tokens = {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"]}
     try:
         value: Any = schema.model_validate(extract_json(out["choices"][0]["message"]["content"] or ""))
-        reply = (value.reasoning, "AB".index(value.answer), float(value.confidence))
-    except ValueError:
-        reply = None
-    return RawReply(seconds, out["usage"]["prompt_tokens"], reply)
+    except ValueError as exc:  # no JSON object, or one that does not validate (pydantic's error is a ValueError)
+        return Outcome(None, error=f"reply does not parse: {str(exc).splitlines()[0]}", **tokens), spent
+    return Outcome((value.reasoning, "AB".index(value.answer), float(value.confidence)), **tokens), spent
+
+
+def raw_phase(path: Path, cases: dict[str, list[list[Call]]], settings: Settings, threads: int) -> dict[str, Result]:
+    import llama_cpp
+
+    llama = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+    prompter = LocalBackend(path, path.stem)
+    raw_call(llama, prompter, Call(cases["8"][0][0].seat, WARM_UP, "warm-up"), settings)
+    out = {}
+    for name, groups in cases.items():
+        log(f"raw llama-cpp-python: {name}")
+        calls = [c for g in groups for c in g]
+        done = [raw_call(llama, prompter, c, settings) for c in calls]
+        per_call = [spent for _, spent in done]
+        out[name] = Result(
+            calls,
+            [o for o, _ in done],
+            sum(w for w, _ in per_call),
+            sum(c for _, c in per_call),
+            per_call=per_call,
+        )
+    llama.close()
+    return out
 
 
 # -- agora
@@ -288,11 +344,13 @@ def close(model: Backend) -> None:
     decoder.close()
 
 
-async def decide(model: Backend, call: Call, settings: Settings) -> Verdict | BaseException:
+async def decide(model: Backend, call: Call, settings: Settings) -> Outcome:
     try:
-        return await juror(model, call, settings).decide(call.view)
+        v: Verdict = await juror(model, call, settings).decide(call.view)
     except AgoraError as exc:
-        return exc
+        return Outcome(None, error=f"{type(exc).__name__}: {exc}")
+    u = v.usage
+    return Outcome((v.reasoning, v.choice, v.confidence), u.prompt_tokens, u.cached_tokens, u.completion_tokens)
 
 
 async def together(
@@ -302,107 +360,148 @@ async def together(
     clear(model)
     gate = asyncio.Semaphore(in_flight or len(groups))
 
-    async def group(calls: Sequence[Call]) -> list[Verdict | BaseException]:
+    async def group(calls: Sequence[Call]) -> list[Outcome]:
         async with gate:
             return list(await asyncio.gather(*(decide(model, c, settings) for c in calls)))
 
     before = engine(model).evaluated
-    start = time.perf_counter()
+    clock = Clock()
     done = await asyncio.gather(*(group(g) for g in groups))
-    seconds = time.perf_counter() - start
+    seconds, cpu = clock.read()
     calls = [c for g in groups for c in g]
-    return Result(calls, [v for g in done for v in g], seconds, engine(model).evaluated - before)
+    return Result(calls, [o for g in done for o in g], seconds, cpu, engine(model).evaluated - before)
 
 
 async def one_by_one(model: Backend, calls: Sequence[Call], settings: Settings, empty_each: bool) -> Result:
     """The calls one after another; the cache emptied before the first, or before each with ``empty_each``."""
     clear(model)
     before = engine(model).evaluated
-    outcomes: list[Verdict | BaseException] = []
-    per_call = []
+    outcomes, per_call = [], []
     for call in calls:
         if empty_each:
             clear(model)
-        start = time.perf_counter()
+        clock = Clock()
         outcomes.append(await decide(model, call, settings))
-        per_call.append(time.perf_counter() - start)
-    return Result(list(calls), outcomes, sum(per_call), engine(model).evaluated - before, per_call)
-
-
-# -- the run
-
-
-@dataclass
-class Row:
-    case: str
-    result: Result
-    base: float  # wall time of one verdict on the same path
-    identical: str = "-"
-
-
-def identical(result: Result, alone: dict[tuple[str, str, str], Verdict | BaseException]) -> str:
-    n = sum(
-        isinstance(v, Verdict) and isinstance(alone.get(c.ref), Verdict) and same(v, alone[c.ref])  # type: ignore[arg-type]
-        for c, v in zip(result.calls, result.outcomes, strict=True)
-    )
-    return f"{n}/{len(result.calls)}"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def raw_phase(path: Path, cases: dict[str, list[list[Call]]], settings: Settings, threads: int) -> dict[str, Any]:
-    import llama_cpp
-
-    llama = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
-    prompter = LocalBackend(path, path.stem)
-    warm = Call(cases["8"][0][0].seat, View("Warm-up: is 1 + 1 equal to 2?", ("yes", "no")), "warm-up")
-    raw_call(llama, prompter, warm, settings)
-    out: dict[str, Any] = {}
-    for name, groups in cases.items():
-        log(f"raw: {name}")
-        out[name] = [raw_call(llama, prompter, c, settings) for g in groups for c in g]
-    llama.close()
-    return out
+        per_call.append(clock.read())
+    rows = engine(model).evaluated - before
+    return Result(list(calls), outcomes, sum(w for w, _ in per_call), sum(c for _, c in per_call), rows, per_call)
 
 
 async def agora_phase(
-    model: Backend, cases: dict[str, list[list[Call]]], settings: Settings, layouts: bool
+    label: str, make: Callable[[], Backend], cases: dict[str, list[list[Call]]], settings: Settings, layouts: bool
 ) -> dict[str, Any]:
-    warm = cases["8"][0][0]
-    await decide(model, Call(warm.seat, View("Warm-up: is 1 + 1 equal to 2?", ("yes", "no")), "warm-up"), settings)
-    out: dict[str, Any] = {}
+    model = make()
+    await decide(model, Call(cases["8"][0][0].seat, WARM_UP, "warm-up"), settings)
+    out: dict[str, Any] = {"slots": engine(model).slots}
     for name in ("1", "3", "8", "transcript"):
-        log(f"{model.spec}: {name} together")
+        log(f"{label}: {name} together")
         out[name] = await together(model, cases[name], settings)
-    log(f"{model.spec}: jury")
+    log(f"{label}: jury")
     out["jury"] = await together(model, cases["jury"], settings, CONCURRENCY)
-    log(f"{model.spec}: transcript one at a time")
+    log(f"{label}: transcript, one call after another")
     out["transcript kept"] = await one_by_one(model, cases["transcript"][0], settings, empty_each=False)
     if layouts:
-        log(f"{model.spec}: jury, persona_first")
+        log(f"{label}: jury, persona_first")
         out["persona_first"] = await together(model, cases["persona_first"], settings, CONCURRENCY)
     # each juror alone, the cache emptied before each call: the reference replies
     refs: dict[tuple[str, str, str], Call] = {}
     for name in ("8", "jury", "transcript"):
         for call in (c for g in cases[name] for c in g):
             refs.setdefault(call.ref, call)
-    log(f"{model.spec}: {len(refs)} calls alone")
+    log(f"{label}: {len(refs)} calls alone")
     alone = await one_by_one(model, list(refs.values()), settings, empty_each=True)
-    out["alone"] = {c.ref: v for c, v in zip(alone.calls, alone.outcomes, strict=True)}
-    out["alone seconds"] = {c.ref: s for c, s in zip(alone.calls, alone.per_call, strict=True)}
+    out["alone"] = {c.ref: o for c, o in zip(alone.calls, alone.outcomes, strict=True)}
+    spent = {c.ref: s for c, s in zip(alone.calls, alone.per_call, strict=True)}
+    calls = cases["transcript"][0]
+    per_call = [spent[c.ref] for c in calls]
     out["transcript alone"] = Result(
-        cases["transcript"][0],
-        [out["alone"][c.ref] for c in cases["transcript"][0]],
-        sum(out["alone seconds"][c.ref] for c in cases["transcript"][0]),
+        calls,
+        [out["alone"][c.ref] for c in calls],
+        sum(w for w, _ in per_call),
+        sum(c for _, c in per_call),
+        per_call=per_call,
     )
     close(model)
     return out
 
 
-def fmt(x: float, digits: int = 1) -> str:
-    return f"{x:.{digits}f}"
+def modes(name: str, path: Path) -> list[tuple[str, Callable[[], Backend]]]:
+    """The agora paths to measure: fast and exact when the backend has the option, else the one it has."""
+    if "exact" in inspect.signature(LocalBackend.__init__).parameters:
+        return [
+            ("agora fast", lambda: resolve_model(f"local:{name}", exact=False)),
+            ("agora exact", lambda: resolve_model(LocalBackend(path, name, exact=True))),  # type: ignore[call-arg]
+        ]
+    return [("agora", lambda: resolve_model(f"local:{name}"))]
+
+
+# -- reporting
+
+
+class LoadLog:
+    """The 1-minute load average, sampled every ``every`` seconds in a thread, tagged with the current phase."""
+
+    def __init__(self, every: float = 15.0) -> None:
+        self.phase = "start"
+        self.samples: list[tuple[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append((self.phase, os.getloadavg()[0]))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def summary(self) -> str:
+        phases = dict.fromkeys(p for p, _ in self.samples)
+        parts = []
+        for phase in phases:
+            values = [v for p, v in self.samples if p == phase]
+            parts.append(f"{phase} {min(values):.2f}–{max(values):.2f} (mean {sum(values) / len(values):.2f})")
+        return "; ".join(parts)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def identical(result: Result, alone: dict[tuple[str, str, str], Outcome]) -> str:
+    n = sum(
+        o.reply is not None and o.reply == getattr(alone.get(c.ref), "reply", None)
+        for c, o in zip(result.calls, result.outcomes, strict=True)
+    )
+    return f"{n}/{len(result.calls)}"
+
+
+def check(case: str, r: Result, alone: dict[tuple[str, str, str], Outcome]) -> list[str]:
+    """Notes on a case: failures, evaluated rows that disagree with the usage, replies that differ from alone."""
+    notes = [
+        f"{case}: {c.seat.name} on {c.key} failed: {o.error}"
+        for c, o in zip(r.calls, r.outcomes, strict=True)
+        if o.reply is None
+    ]
+    if r.rows is not None and not r.failed and r.rows != r.evaluated:
+        notes.append(f"{case}: the decoder evaluated {r.rows} prompt rows, the calls' usage says {r.evaluated}")
+    for c, o in zip(r.calls, r.outcomes, strict=True):
+        ref = alone.get(c.ref)
+        if o.reply is not None and ref is not None and ref.reply is not None and o.reply != ref.reply:
+            (text, choice, confidence), (text0, choice0, confidence0) = o.reply, ref.reply
+            at = next(
+                (i for i, (x, y) in enumerate(zip(text, text0, strict=False)) if x != y), min(len(text), len(text0))
+            )
+            notes.append(
+                f"{case}: {c.seat.name} on {c.key} differs from its reply alone: answer {choice} vs {choice0}, "
+                f"confidence {confidence:g} vs {confidence0:g}, reasoning from character {at}: "
+                f"{text[at : at + 40]!r} vs {text0[at : at + 40]!r}"
+            )
+    return notes
+
+
+def ratio(x: float, y: float, digits: int = 2) -> str:
+    return f"{x / y:.{digits}f}" if y else "-"
 
 
 def main() -> None:
@@ -416,6 +515,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load = os.getloadavg()
+    loads = LoadLog()
     threads = int(os.environ.get("AGORA_THREADS", 0)) or os.cpu_count() or 1
     print(f"`{shlex.join([sys.executable, *sys.argv])}`\n")
     print(
@@ -438,138 +538,97 @@ def main() -> None:
         "transcript": [[Call(s, transcript, "transcript") for s in jurors[:JURY]]],
     }
 
-    start = time.perf_counter()
-    log("raw llama-cpp-python")
+    clock = Clock()
+    loads.phase = "raw"
     raw = raw_phase(path, {k: cases[k] for k in ("8", "jury", "transcript")}, settings, threads)
-    log("agora fast")
-    fast = asyncio.run(agora_phase(resolve_model(f"local:{args.model}", exact=False), cases, settings, layouts=True))
-    log("agora exact")
-    exact = asyncio.run(
-        agora_phase(resolve_model(LocalBackend(path, args.model, exact=True)), cases, settings, layouts=False)
-    )
-    total = time.perf_counter() - start
-    end_load = os.getloadavg()
+    agora: dict[str, dict[str, Any]] = {}
+    for i, (label, make) in enumerate(modes(args.model, path)):
+        loads.phase = label
+        agora[label] = asyncio.run(agora_phase(label, make, cases, settings, layouts=i == 0))
+    total, _ = clock.read()
+    loads.stop()
+    end = os.getloadavg()
 
-    # -- throughput
     n = len(items)
+    notes: list[str] = []
     print(f"## Throughput ({args.model})\n")
     print(
-        "| case | wall (s) | verdicts/s | prompt tokens evaluated | × one verdict | replies identical for a seed "
-        "| failed |"
+        "| case | wall (s) | verdicts/s | prompt tokens evaluated | tokens generated | × one verdict "
+        "| replies identical for a seed | failed | CPU/wall |"
     )
-    print("|---|---|---|---|---|---|---|")
-    raw8 = raw["8"]
-    raw_one = raw8[0].seconds
-    raw_rows = [
-        ("raw llama-cpp-python: 1 juror", raw8[:1]),
-        ("raw: 3 jurors, one after another", raw8[:3]),
-        ("raw: 8 jurors, one after another", raw8),
-        (f"raw: {n} items × {JURY} jurors, one after another", raw["jury"]),
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows: list[tuple[str, Result, float, dict[tuple[str, str, str], Outcome] | None]] = []
+    one = raw["8"].first(1).seconds
+    rows += [
+        ("raw llama-cpp-python: 1 juror", raw["8"].first(1), one, None),
+        ("raw: 3 jurors, one after another", raw["8"].first(3), one, None),
+        ("raw: 8 jurors, one after another", raw["8"], one, None),
+        (f"raw: {n} items × {JURY} jurors, one after another", raw["jury"], one, None),
     ]
-    for case, replies in raw_rows:
-        seconds = sum(r.seconds for r in replies)
-        ok = sum(r.reply is not None for r in replies)
-        print(
-            f"| {case} | {fmt(seconds)} | {fmt(ok / seconds, 3)} | {sum(r.prompt_tokens for r in replies)} | "
-            f"{fmt(seconds / raw_one, 2)} | - | {len(replies) - ok} |"
-        )
-    notes: list[str] = []
-    for mode, out in (("fast", fast), ("exact", exact)):
+    for label, out in agora.items():
         one = out["1"].seconds
-        rows = [
-            (f"agora {mode}: 1 juror", out["1"]),
-            (f"agora {mode}: 3 jurors together", out["3"]),
-            (f"agora {mode}: 8 jurors together", out["8"]),
-            (f"agora {mode}: {n} items × {JURY} jurors, {CONCURRENCY} items in flight", out["jury"]),
+        rows += [
+            (f"{label}: 1 juror", out["1"], one, out["alone"]),
+            (f"{label}: 3 jurors together", out["3"], one, out["alone"]),
+            (f"{label}: 8 jurors together ({out['slots']} slots)", out["8"], one, out["alone"]),
+            (f"{label}: {n} items × {JURY} jurors, {CONCURRENCY} items in flight", out["jury"], one, out["alone"]),
         ]
-        for case, r in rows:
-            print(
-                f"| {case} | {fmt(r.seconds)} | {fmt(len(r.verdicts) / r.seconds, 3)} | {r.evaluated} | "
-                f"{fmt(r.seconds / one, 2)} | {identical(r, out['alone'])} | {r.failed} |"
-            )
-            notes += check(f"agora {mode}: {case}", r, out["alone"])
+    for case, r, one, alone in rows:
+        print(
+            f"| {case} | {r.seconds:.1f} | {len(r.ok) / r.seconds:.3f} | {r.evaluated} | {r.generated} | "
+            f"{ratio(r.seconds, one)} | {identical(r, alone) if alone is not None else '-'} | {r.failed} | "
+            f"{ratio(r.cpu, r.seconds)} |"
+        )
+        notes += check(case, r, alone or {})
 
-    # -- shared transcript
     words = sum(len(t.text.split()) for t in TRANSCRIPT_TURNS)
     print(f"\n## {JURY} jurors on a shared transcript ({len(TRANSCRIPT_TURNS)} turns, {words} words)\n")
     print("| case | wall (s) | prompt tokens | prompt tokens evaluated | replies identical for a seed | failed |")
     print("|---|---|---|---|---|---|")
-    replies = raw["transcript"]
-    ok = sum(r.reply is not None for r in replies)
+    r = raw["transcript"]
     print(
-        f"| raw llama-cpp-python: three separate calls | {fmt(sum(r.seconds for r in replies))} | "
-        f"{sum(r.prompt_tokens for r in replies)} | {sum(r.prompt_tokens for r in replies)} | - | {len(replies) - ok} |"
+        f"| raw llama-cpp-python: three separate calls | {r.seconds:.1f} | {r.prompt_tokens} | {r.evaluated} | - | "
+        f"{r.failed} |"
     )
-    for mode, out in (("fast", fast), ("exact", exact)):
+    notes += check("raw: transcript", r, {})
+    for label, out in agora.items():
         for case, r in (
             ("together", out["transcript"]),
             ("three separate calls, kept prefixes reused", out["transcript kept"]),
             ("three separate calls, cache emptied before each", out["transcript alone"]),
         ):
-            same_ = "(the reference)" if r is out["transcript alone"] else identical(r, out["alone"])
-            print(
-                f"| agora {mode}: {case} | {fmt(r.seconds)} | {r.prompt_tokens} | {r.evaluated} | {same_} | "
-                f"{r.failed} |"
-            )
-            notes += check(f"agora {mode}: transcript, {case}", r, out["alone"])
+            same = "(the reference)" if r is out["transcript alone"] else identical(r, out["alone"])
+            print(f"| {label}: {case} | {r.seconds:.1f} | {r.prompt_tokens} | {r.evaluated} | {same} | {r.failed} |")
+            notes += check(f"{label}: transcript, {case}", r, out["alone"])
 
-    # -- layout
-    print(f"\n## Judge prompt layout: {JURY} persona jurors × {n} items, agora fast, {CONCURRENCY} items in flight\n")
+    label, out = next(iter(agora.items()))
+    print(f"\n## Judge prompt layout: {JURY} persona jurors × {n} items, {label}, {CONCURRENCY} items in flight\n")
     print("| layout | wall (s) | prompt tokens | prompt tokens evaluated | juror accuracy | jury majority accuracy |")
     print("|---|---|---|---|---|---|")
-    for layout, r in (("shared_first (the jury case above)", fast["jury"]), ("persona_first", fast["persona_first"])):
-        right = sum(isinstance(v, Verdict) and v.choice == c.gold for c, v in zip(r.calls, r.outcomes, strict=True))
+    for layout, r in (("shared_first (the jury case above)", out["jury"]), ("persona_first", out["persona_first"])):
+        done = list(zip(r.calls, r.outcomes, strict=True))
+        right = sum(o.reply is not None and o.reply[1] == c.gold for c, o in done)
         majority = 0
         for i in range(n):
-            votes = [
-                v.choice
-                for c, v in zip(r.calls, r.outcomes, strict=True)
-                if c.key == f"item {i}" and isinstance(v, Verdict)
-            ]
+            votes = [o.reply[1] for c, o in done if c.key == f"item {i}" and o.reply is not None]
             majority += votes.count(items[i].gold) * 2 > len(votes) > 0
         print(
-            f"| {layout} | {fmt(r.seconds)} | {r.prompt_tokens} | {r.evaluated} | {right}/{len(r.calls)} | "
+            f"| {layout} | {r.seconds:.1f} | {r.prompt_tokens} | {r.evaluated} | {right}/{len(r.calls)} | "
             f"{majority}/{n} |"
         )
-        notes += check(f"layout {layout}", r, {})
+    notes += check(f"{label}: persona_first", out["persona_first"], {})
 
-    # -- raw vs agora alone
-    for mode, out in (("fast", fast), ("exact", exact)):
+    for label, out in agora.items():
         both = [
-            (reply.reply, out["alone"].get(c.ref))
+            (o.reply, out["alone"][c.ref].reply)
             for name in ("8", "jury", "transcript")
-            for c, reply in zip([c for g in cases[name] for c in g], raw[name], strict=True)
+            for c, o in zip(raw[name].calls, raw[name].outcomes, strict=True)
         ]
-        matches = sum(
-            isinstance(v, Verdict) and r is not None and r == (v.reasoning, v.choice, v.confidence) for r, v in both
-        )
-        notes.append(f"raw llama-cpp-python reply identical to agora {mode} alone: {matches}/{len(both)} calls")
+        same_replies = sum(a is not None and a == b for a, b in both)
+        notes.append(f"raw llama-cpp-python reply identical to {label} alone: {same_replies}/{len(both)} calls")
+    notes.append(f"1-minute load average sampled every 15 s: {loads.summary()}")
+    notes.append(f"whole run {total / 60:.1f} min; load average at the end {end[0]:.2f} {end[1]:.2f} {end[2]:.2f}")
     print("\n" + "\n".join(f"- {note}" for note in notes))
-    print(
-        f"- whole run {total / 60:.1f} min; load average at the end {end_load[0]:.2f} {end_load[1]:.2f} "
-        f"{end_load[2]:.2f}"
-    )
-
-
-def check(case: str, r: Result, alone: dict[tuple[str, str, str], Verdict | BaseException]) -> list[str]:
-    """Notes on a case: failures, evaluated rows that disagree with the usage, replies that differ from alone."""
-    notes = [
-        f"{case}: {c.seat.name} on {c.key} failed: {v!r}"
-        for c, v in zip(r.calls, r.outcomes, strict=True)
-        if not isinstance(v, Verdict)
-    ]
-    if r.rows is not None and not r.failed and r.rows != r.evaluated:
-        notes.append(f"{case}: the decoder evaluated {r.rows} prompt rows, the calls' usage says {r.evaluated}")
-    for c, v in zip(r.calls, r.outcomes, strict=True):
-        ref = alone.get(c.ref)
-        if isinstance(v, Verdict) and isinstance(ref, Verdict) and not same(v, ref):
-            at = next((i for i, (x, y) in enumerate(zip(v.reasoning, ref.reasoning, strict=False)) if x != y), None)
-            notes.append(
-                f"{case}: {c.seat.name} on {c.key} differs from alone: answer {v.choice} vs {ref.choice}, "
-                f"confidence {v.confidence:g} vs {ref.confidence:g}, reasoning differs from char "
-                f"{at if at is not None else min(len(v.reasoning), len(ref.reasoning))}"
-            )
-    return notes
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from agora.cli import main
 from agora.errors import ConfigError
 from agora.paths import SCENARIOS_DIR
 from agora.protocols.kinds import DebateSpec, DirectQASpec
+from agora.runner.cache import ResponseCache
+from agora.runner.study import Study
 from agora.scenarios import load_scenario
 from tests.fixtures.scenarios import write_scenario
 
@@ -148,3 +150,10 @@ def test_scenarios_exits_2_naming_each_invalid_file(tmp_path: Path, capsys: pyte
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"agora: error: {bad}: jury.rule: unknown rule 'majorty' (did you mean 'majority'?)"]
+
+
+def test_retry_timeouts_reaches_the_retry_policy(tmp_path: Path) -> None:
+    default = Study(load_scenario(write(tmp_path, good())), cache=ResponseCache(tmp_path / "c.sqlite"))
+    asked = good() | {"retry": {"max_retries": 1, "timeouts": True}}
+    study = Study(load_scenario(write(tmp_path, asked, name="y.yaml")), cache=ResponseCache(tmp_path / "d.sqlite"))
+    assert (default.retry.timeouts, study.retry.timeouts, study.retry.max_retries) == (False, True, 1)

@@ -1,13 +1,16 @@
 """One GGUF model decoding many calls together: continuous batching over llama.cpp's sequences.
 
 A ``Decoder`` owns a llama.cpp model and context and one worker thread. Calls are queued; the worker
-admits each into a sequence (a ``slot``) as room allows, and every step decodes one llama.cpp batch
-holding the next prompt chunk of the calls still reading their prompt and the last sampled token of
-each call that is generating. Each sequence samples with its own grammar and its own seeded sampler.
+admits each into a free sequence (a ``slot``, with its own KV stream of ``context`` cells), and every
+step evaluates the next prompt chunk of the oldest call still reading its prompt, then decodes the last
+sampled token of every generating call together. Each sequence samples with its own grammar and its own
+seeded sampler.
 
 Prompt tokens another sequence has already evaluated (the question, answers and transcript the jurors
-of a jury share) are not evaluated again: their KV cells are shared with ``seq_cp``. A finished call's
-prompt stays in the cache as a kept prefix for later calls until its slot or its cells are needed.
+of a jury share) are not evaluated again: their KV cells are copied (``seq_cp``), waiting for that
+sequence to evaluate them when it is still reading. A finished call's prompt stays in its slot as a kept
+prefix for later calls (a re-ask, the next juror) until the slot is needed: KV state is reused instead
+of reset.
 
 llama.cpp's numerics depend on how many rows a decode call holds (its matrix kernels tile by that
 count; measured classes without weight repacking and flash attention: 1 row, 2-7 rows, 8 or more) and
@@ -297,7 +300,7 @@ class Decoder:
             self._decode(generating[start : start + GEN_ROWS], [], pad_to=2)
 
     def _admit(self, now: float) -> None:
-        """Move queued requests into free slots while their tokens fit in the cache."""
+        """Move queued requests into free slots (each slot's stream holds a whole call)."""
         with self._wake:
             while self._queue:
                 request = self._queue[0]
@@ -315,20 +318,10 @@ class Decoder:
                         ),
                     )
                     continue
-                if len(self._active) >= self.slots or not self._room_for(request):
+                if len(self._active) >= self.slots:
                     return
                 self._queue.popleft()
                 self._start(request, now)
-
-    def _room_for(self, request: Request) -> bool:
-        """Whether ``request``'s cells fit, after dropping kept prefixes (oldest first) if needed."""
-        needed = self._reserve(request) + sum(self._reserve(s.request) for s in self._active) + PROMPT_CHUNK
-        while needed + sum(len(t) for t in self._kept.values()) > self.cells and self._kept:
-            self._drop_kept(next(iter(self._kept)))
-        return needed + sum(len(t) for t in self._kept.values()) <= self.cells or not self._active
-
-    def _reserve(self, request: Request) -> int:
-        return min(self.context, len(request.prompt) + request.max_tokens)
 
     def _start(self, request: Request, now: float) -> None:
         prompt = request.prompt
@@ -433,15 +426,10 @@ class Decoder:
         return i
 
     def _recover(self, status: int, generating: list[_Sequence], rows: list[tuple[_Sequence, int]]) -> None:
-        """A failed decode: with no free cells, drop kept prefixes and retry next step, else fail the newest call."""
-        involved = list({id(s): s for s in [*generating, *(s for s, _ in rows)]}.values())
-        if status == 1 and self._kept:
-            for slot in list(self._kept):
-                self._drop_kept(slot)
-            return
+        """A failed decode fails the newest call in it; the others go on at the next step."""
+        involved = [*generating, *(s for s, _ in rows)]
         victim = max(involved, key=lambda s: s.admitted)
-        reason = "the KV cache is full" if status == 1 else f"llama_decode failed ({status})"
-        self._fail(victim, BackendError(f"local model {self.path.name}: {reason}"))
+        self._fail(victim, BackendError(f"local model {self.path.name}: llama_decode failed ({status})"))
 
     def _sample(self, seq: _Sequence, row: int) -> None:
         """Sample ``seq``'s next token from ``row``'s logits, and finish the call when it is done."""
