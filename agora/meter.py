@@ -37,6 +37,8 @@ class Meter:
         cached: calls served by the response cache, without a model call; not in ``calls``.
         prompt_tokens: prompt tokens of the completed calls.
         completion_tokens: completion tokens of the completed calls.
+        reused_tokens: of their prompt tokens, those the model reused from an earlier call instead of evaluating them
+            (the embedded model's shared prefixes, a provider's prompt cache).
     """
 
     calls: int = 0
@@ -45,6 +47,7 @@ class Meter:
     cached: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reused_tokens: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters, by name: for records and progress bars."""
@@ -83,6 +86,7 @@ def count_call(completion: Completion) -> None:
         m.calls += 1
         m.prompt_tokens += completion.usage.prompt_tokens
         m.completion_tokens += completion.usage.completion_tokens
+        m.reused_tokens += completion.usage.reused_tokens
 
 
 def count_retry() -> None:

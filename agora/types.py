@@ -86,7 +86,7 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0  # prompt tokens the model reused from an earlier call instead of evaluating them
+    reused_tokens: int = 0  # of the prompt tokens, those reused from an earlier call instead of evaluated
 
     @property
     def total_tokens(self) -> int:
@@ -96,7 +96,7 @@ class Usage(BaseModel):
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
-            cached_tokens=self.cached_tokens + other.cached_tokens,
+            reused_tokens=self.reused_tokens + other.reused_tokens,
         )
 
 

@@ -46,11 +46,12 @@ from agora.backends import Backend, resolve_model
 from agora.backends import local as local_backends
 from agora.backends.decoder import Decoder
 from agora.backends.local import LocalBackend
+from agora.backends.scripted import ScriptedBackend
 from agora.errors import AgoraError
 from agora.paths import PERSONAS_DIR, data_dir
 from agora.personas import Persona, load_persona_file
 from agora.state import View
-from agora.structured import _with_instruction, extract_json, output_schema, schema_instruction
+from agora.structured import extract_json, output_schema, schema_instruction, with_instruction
 from agora.types import Message, Settings, Turn, Verdict
 from agora.weights import CATALOGUE, DEFAULT_MODEL, model_path
 
@@ -159,7 +160,7 @@ class Outcome:
 
     reply: tuple[str, int | None, float] | None
     prompt_tokens: int = 0
-    cached_tokens: int = 0
+    reused_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
 
@@ -200,7 +201,7 @@ class Result:
 
     @property
     def evaluated(self) -> int:
-        return sum(o.prompt_tokens - o.cached_tokens for o in self.ok)
+        return sum(o.prompt_tokens - o.reused_tokens for o in self.ok)
 
     @property
     def generated(self) -> int:
@@ -263,13 +264,30 @@ class Clock:
 
 
 def prompt(judge: Judge, seen: View) -> list[Message]:
-    """The messages ``ask_structured`` sends for a judge's first attempt: its prompt and the schema instruction."""
+    """The messages ``ask_structured`` sends for a judge's first attempt: its prompt, the schema instruction and
+    the prompt's tail (the persona in the ``shared_first`` layout)."""
     schema = output_schema(verdict_schema(len(seen.answers), judge.allow_abstain))
-    return _with_instruction(judge.messages(seen), schema_instruction(schema))
+    messages, tail = judge.prompt_parts(seen)
+    return with_instruction(messages, schema_instruction(schema) + tail)
+
+
+async def sent(call: Call, settings: Settings) -> list[Message]:
+    """The messages agora sends for the call's first attempt, recorded by a scripted backend."""
+    scripted = ScriptedBackend(['{"reasoning": "r", "answer": "A", "confidence": 50}'])
+    await juror(scripted, call, settings).decide(call.view)
+    return list(scripted.calls[0].messages)
+
+
+async def check_prompts(calls: Sequence[Call], settings: Settings) -> None:
+    """Stop unless the raw baseline's prompts are the ones agora sends."""
+    prompter = ScriptedBackend([])
+    for call in calls:
+        if prompt(juror(prompter, call, settings), call.view) != await sent(call, settings):
+            raise SystemExit(f"the raw prompt of {call.seat.name} on {call.key} is not the one agora sends")
 
 
 def raw_call(llama: Any, prompter: Backend, call: Call, settings: Settings) -> tuple[Outcome, tuple[float, float]]:
-    judge = juror(prompter, call, settings)  # only its prompt is used: ``prompter`` is never called
+    judge = juror(prompter, call, settings)
     schema = verdict_schema(len(call.view.answers))
     messages = [{"role": m.role, "content": m.content} for m in prompt(judge, call.view)]
     clock = Clock()
@@ -296,7 +314,7 @@ def raw_phase(path: Path, cases: dict[str, list[list[Call]]], settings: Settings
     import llama_cpp
 
     llama = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
-    prompter = LocalBackend(path, path.stem)
+    prompter = ScriptedBackend([])  # never called: only the jurors' prompts are used
     raw_call(llama, prompter, Call(cases["8"][0][0].seat, WARM_UP, "warm-up"), settings)
     out = {}
     for name, groups in cases.items():
@@ -350,7 +368,7 @@ async def decide(model: Backend, call: Call, settings: Settings) -> Outcome:
     except AgoraError as exc:
         return Outcome(None, error=f"{type(exc).__name__}: {exc}")
     u = v.usage
-    return Outcome((v.reasoning, v.choice, v.confidence), u.prompt_tokens, u.cached_tokens, u.completion_tokens)
+    return Outcome((v.reasoning, v.choice, v.confidence), u.prompt_tokens, u.reused_tokens, u.completion_tokens)
 
 
 async def together(
@@ -538,6 +556,7 @@ def main() -> None:
         "transcript": [[Call(s, transcript, "transcript") for s in jurors[:JURY]]],
     }
 
+    asyncio.run(check_prompts([c for k in ("8", "jury", "transcript") for g in cases[k] for c in g], settings))
     clock = Clock()
     loads.phase = "raw"
     raw = raw_phase(path, {k: cases[k] for k in ("8", "jury", "transcript")}, settings, threads)

@@ -55,7 +55,7 @@ async def test_seeded_replies_are_the_same_batched_as_one_at_a_time() -> None:
         (v.reasoning, v.choice, v.confidence) for v in alone
     ]
     # together, the calls shared the system prompt: its cells were evaluated once
-    assert sum(v.usage.cached_tokens for v in together) > 0
+    assert sum(v.usage.reused_tokens for v in together) > 0
 
 
 async def test_three_jurors_on_one_question_evaluate_the_shared_prompt_once() -> None:
@@ -65,7 +65,7 @@ async def test_three_jurors_on_one_question_evaluate_the_shared_prompt_once() ->
     judges = [Judge(resolve_model(model), p, settings=Settings(max_tokens=200, seed=i)) for i, p in enumerate(personas)]
     verdicts = await asyncio.gather(*(j.judge(question, answers) for j in judges))
     prompt = sum(v.usage.prompt_tokens for v in verdicts)
-    evaluated = prompt - sum(v.usage.cached_tokens for v in verdicts)
+    evaluated = prompt - sum(v.usage.reused_tokens for v in verdicts)
     assert evaluated < 0.6 * prompt  # the question and answers come before the persona (shared_first layout)
 
 

@@ -297,7 +297,8 @@ async def test_meters_count_per_block_with_nesting_and_concurrent_items() -> Non
 
     assert [m.calls for m in items] == [1, 2, 3, 4]
     assert items[3].as_dict() == {
-        "calls": 4, "failed": 0, "retries": 0, "cached": 0, "prompt_tokens": 12, "completion_tokens": 8,
+        "calls": 4, "failed": 0, "retries": 0, "cached": 0,
+        "prompt_tokens": 12, "completion_tokens": 8, "reused_tokens": 0,
     }  # fmt: skip
     assert (run.calls, run.prompt_tokens, run.completion_tokens) == (11, 33, 22)
     assert run == sum(items, Meter()) + Meter(calls=1, prompt_tokens=3, completion_tokens=2)
@@ -315,7 +316,15 @@ async def test_meters_count_retries_failures_and_cache_hits() -> None:
                 HELLO, Settings(timeout=0.02)
             )
         meter.count_cached(Completion(text="hit", model="m"))
-    expected = {"calls": 1, "failed": 2, "retries": 2, "cached": 1, "prompt_tokens": 0, "completion_tokens": 0}
+    expected = {
+        "calls": 1,
+        "failed": 2,
+        "retries": 2,
+        "cached": 1,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "reused_tokens": 0,
+    }
     assert run.as_dict() == item.as_dict() == expected
     snapshot = run.snapshot()
     run.calls += 1

@@ -76,7 +76,7 @@ class Reply:
     text: str
     finish_reason: str  # "stop" or "length"
     prompt_tokens: int
-    cached_tokens: int  # prompt tokens whose cells were shared, not evaluated
+    reused_tokens: int  # prompt tokens whose cells were shared, not evaluated
     completion_tokens: int
     seconds: float  # from admission to the last token
     logprobs: tuple[TokenLogprob, ...] = ()
@@ -497,7 +497,7 @@ class Decoder:
             text=seq.text.decode(errors="replace"),
             finish_reason=reason,
             prompt_tokens=len(seq.prompt),
-            cached_tokens=seq.shared,
+            reused_tokens=seq.shared,
             completion_tokens=len(seq.out),
             seconds=time.perf_counter() - seq.admitted,
             logprobs=tuple(seq.logprobs),

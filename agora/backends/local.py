@@ -123,7 +123,7 @@ class LocalBackend(Backend):
             usage=Usage(
                 prompt_tokens=reply.prompt_tokens,
                 completion_tokens=reply.completion_tokens,
-                cached_tokens=reply.cached_tokens,
+                reused_tokens=reply.reused_tokens,
             ),
             latency_s=reply.seconds,
             finish_reason=reply.finish_reason,

@@ -129,6 +129,7 @@ class OpenAIBackend(Backend):
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens if usage else 0,
                 completion_tokens=usage.completion_tokens if usage else 0,
+                reused_tokens=getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None) or 0,
             ),
             latency_s=time.perf_counter() - start,
             finish_reason=choice.finish_reason,
