@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agora import meter
 from agora.agents.judge import Judge, Layout, verdict_schema
 from agora.agents.juror import Juror, juror_seed
 from agora.backends import Backend, resolve_model
@@ -156,13 +157,15 @@ class Call:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one call gave: its reply (reasoning, choice, confidence), or None and the error; and its tokens."""
+    """What one juror's verdict gave: its reply (reasoning, choice, confidence), or None and the error; and the
+    tokens of all its model calls (re-asks included, and those of a verdict that failed)."""
 
     reply: tuple[str, int | None, float] | None
     prompt_tokens: int = 0
     reused_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
+    calls: int = 1  # model calls: a re-ask of a malformed reply is another
 
 
 @dataclass
@@ -187,6 +190,12 @@ class Result:
             per_call=self.per_call[:n],
         )
 
+    def summary(self) -> str:
+        return (
+            f"{self.seconds:.1f} s, {len(self.ok)} verdicts, {self.failed} failed, {self.evaluated} prompt tokens "
+            f"evaluated, {self.generated} generated"
+        )
+
     @property
     def ok(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.reply is not None]
@@ -197,15 +206,15 @@ class Result:
 
     @property
     def prompt_tokens(self) -> int:
-        return sum(o.prompt_tokens for o in self.ok)
+        return sum(o.prompt_tokens for o in self.outcomes)
 
     @property
     def evaluated(self) -> int:
-        return sum(o.prompt_tokens - o.reused_tokens for o in self.ok)
+        return sum(o.prompt_tokens - o.reused_tokens for o in self.outcomes)
 
     @property
     def generated(self) -> int:
-        return sum(o.completion_tokens for o in self.ok)
+        return sum(o.completion_tokens for o in self.outcomes)
 
 
 def pairs(limit: int, seed: int) -> list[Pair]:
@@ -318,7 +327,6 @@ def raw_phase(path: Path, cases: dict[str, list[list[Call]]], settings: Settings
     raw_call(llama, prompter, Call(cases["8"][0][0].seat, WARM_UP, "warm-up"), settings)
     out = {}
     for name, groups in cases.items():
-        log(f"raw llama-cpp-python: {name}")
         calls = [c for g in groups for c in g]
         done = [raw_call(llama, prompter, c, settings) for c in calls]
         per_call = [spent for _, spent in done]
@@ -329,6 +337,7 @@ def raw_phase(path: Path, cases: dict[str, list[list[Call]]], settings: Settings
             sum(c for _, c in per_call),
             per_call=per_call,
         )
+        log(f"raw llama-cpp-python: {name}: {out[name].summary()}")
     llama.close()
     return out
 
@@ -363,12 +372,17 @@ def close(model: Backend) -> None:
 
 
 async def decide(model: Backend, call: Call, settings: Settings) -> Outcome:
-    try:
-        v: Verdict = await juror(model, call, settings).decide(call.view)
-    except AgoraError as exc:
-        return Outcome(None, error=f"{type(exc).__name__}: {exc}")
-    u = v.usage
-    return Outcome((v.reasoning, v.choice, v.confidence), u.prompt_tokens, u.reused_tokens, u.completion_tokens)
+    """One juror's verdict, its model calls counted by a meter of its own (this task's context)."""
+    counted = meter.Meter()
+    reply, error = None, None
+    with meter.metering(counted):
+        try:
+            v: Verdict = await juror(model, call, settings).decide(call.view)
+            reply = (v.reasoning, v.choice, v.confidence)
+        except AgoraError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+    c = counted
+    return Outcome(reply, c.prompt_tokens, c.reused_tokens, c.completion_tokens, error, c.calls + c.failed)
 
 
 async def together(
@@ -412,15 +426,15 @@ async def agora_phase(
     await decide(model, Call(cases["8"][0][0].seat, WARM_UP, "warm-up"), settings)
     out: dict[str, Any] = {"slots": engine(model).slots}
     for name in ("1", "3", "8", "transcript"):
-        log(f"{label}: {name} together")
         out[name] = await together(model, cases[name], settings)
-    log(f"{label}: jury")
+        log(f"{label}: {name} together: {out[name].summary()}")
     out["jury"] = await together(model, cases["jury"], settings, CONCURRENCY)
-    log(f"{label}: transcript, one call after another")
+    log(f"{label}: jury: {out['jury'].summary()}")
     out["transcript kept"] = await one_by_one(model, cases["transcript"][0], settings, empty_each=False)
+    log(f"{label}: transcript, one call after another: {out['transcript kept'].summary()}")
     if layouts:
-        log(f"{label}: jury, persona_first")
         out["persona_first"] = await together(model, cases["persona_first"], settings, CONCURRENCY)
+        log(f"{label}: jury, persona_first: {out['persona_first'].summary()}")
     # each juror alone, the cache emptied before each call: the reference replies
     refs: dict[tuple[str, str, str], Call] = {}
     for name in ("8", "jury", "transcript"):
@@ -428,6 +442,7 @@ async def agora_phase(
             refs.setdefault(call.ref, call)
     log(f"{label}: {len(refs)} calls alone")
     alone = await one_by_one(model, list(refs.values()), settings, empty_each=True)
+    log(f"{label}: calls alone: {alone.summary()}")
     out["alone"] = {c.ref: o for c, o in zip(alone.calls, alone.outcomes, strict=True)}
     spent = {c.ref: s for c, s in zip(alone.calls, alone.per_call, strict=True)}
     calls = cases["transcript"][0]
@@ -501,7 +516,12 @@ def check(case: str, r: Result, alone: dict[tuple[str, str, str], Outcome]) -> l
         for c, o in zip(r.calls, r.outcomes, strict=True)
         if o.reply is None
     ]
-    if r.rows is not None and not r.failed and r.rows != r.evaluated:
+    notes += [
+        f"{case}: {c.seat.name} on {c.key} took {o.calls} model calls (re-asks)"
+        for c, o in zip(r.calls, r.outcomes, strict=True)
+        if o.reply is not None and o.calls > 1
+    ]
+    if r.rows is not None and r.rows != r.evaluated:
         notes.append(f"{case}: the decoder evaluated {r.rows} prompt rows, the calls' usage says {r.evaluated}")
     for c, o in zip(r.calls, r.outcomes, strict=True):
         ref = alone.get(c.ref)
