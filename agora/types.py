@@ -179,6 +179,16 @@ class Verdict(BaseModel):
     usage: Usage = Usage()
     attempts: int = 1
     error: str | None = Field(default=None, description="why a juror failed (it then abstains); None when it did not")
+    method: str = Field(default="direct", description="the judging form: direct, scale, rubric or checklist")
+    scores: list[float] | None = Field(default=None, description="each answer's score, from the scoring forms")
+    criteria: dict[str, list[float]] | None = Field(
+        default=None, description="a rubric's per-criterion scores, each answer's in answer order"
+    )
+    checklist: list[str] | None = Field(default=None, description="the yes/no questions each answer was graded on")
+    flags: list[str] = Field(default_factory=list, description="what the method noticed (position-inconsistent ...)")
+    readings: list[Verdict] = Field(
+        default_factory=list, description="the verdicts of each sample and answer order this one combines"
+    )
 
     @model_validator(mode="after")
     def _ranking_fits_choice(self) -> Verdict:

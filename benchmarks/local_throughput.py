@@ -12,8 +12,8 @@ each its own seed, ``juror_seed(seed, name)``, as ``agora run`` seats them.
   1- and 3-juror rows are the first calls of the 8-juror row.
 - agora: ``Juror`` s on ``local:MODEL``, the jurors of a case sent together with ``asyncio.gather``; the jury case
   runs N items of 3 jurors, 4 items in flight (an ``asyncio`` semaphore, as ``agora run`` schedules tasks at
-  concurrency 4), not through the CLI. When ``LocalBackend`` has an ``exact`` option, both modes are measured:
-  fast (``local:MODEL`` with ``exact=False``) and exact (``LocalBackend(..., exact=True)``).
+  concurrency 4), not through the CLI. Before anything is timed, the raw prompts are checked to be the messages
+  agora sends (recorded by a scripted backend).
 
 Every timed case starts from an empty KV cache (the decoder's kept prefixes are dropped first), after an untimed
 warm-up call. "Replies identical" compares each verdict (reasoning, answer, confidence) with the same juror's
@@ -28,14 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import inspect
 import os
 import random
 import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,6 @@ from agora import meter
 from agora.agents.judge import Judge, Layout, verdict_schema
 from agora.agents.juror import Juror, juror_seed
 from agora.backends import Backend, resolve_model
-from agora.backends import local as local_backends
 from agora.backends.decoder import Decoder
 from agora.backends.local import LocalBackend
 from agora.backends.scripted import ScriptedBackend
@@ -362,15 +360,6 @@ def clear(model: Backend) -> None:
         decoder._llama.llama_memory_clear(decoder._memory, True)
 
 
-def close(model: Backend) -> None:
-    """Stop the model's decoder and free it, before another mode loads the model again."""
-    decoder = engine(model)
-    for key, each in list(local_backends._decoders.items()):
-        if each is decoder:
-            del local_backends._decoders[key]
-    decoder.close()
-
-
 async def decide(model: Backend, call: Call, settings: Settings) -> Outcome:
     """One juror's verdict, its model calls counted by a meter of its own (this task's context)."""
     counted = meter.Meter()
@@ -420,9 +409,8 @@ async def one_by_one(model: Backend, calls: Sequence[Call], settings: Settings, 
 
 
 async def agora_phase(
-    label: str, make: Callable[[], Backend], cases: dict[str, list[list[Call]]], settings: Settings, layouts: bool
+    label: str, model: Backend, cases: dict[str, list[list[Call]]], settings: Settings
 ) -> dict[str, Any]:
-    model = make()
     await decide(model, Call(cases["8"][0][0].seat, WARM_UP, "warm-up"), settings)
     out: dict[str, Any] = {"slots": engine(model).slots}
     for name in ("1", "3", "8", "transcript"):
@@ -432,9 +420,8 @@ async def agora_phase(
     log(f"{label}: jury: {out['jury'].summary()}")
     out["transcript kept"] = await one_by_one(model, cases["transcript"][0], settings, empty_each=False)
     log(f"{label}: transcript, one call after another: {out['transcript kept'].summary()}")
-    if layouts:
-        out["persona_first"] = await together(model, cases["persona_first"], settings, CONCURRENCY)
-        log(f"{label}: jury, persona_first: {out['persona_first'].summary()}")
+    out["persona_first"] = await together(model, cases["persona_first"], settings, CONCURRENCY)
+    log(f"{label}: jury, persona_first: {out['persona_first'].summary()}")
     # each juror alone, the cache emptied before each call: the reference replies
     refs: dict[tuple[str, str, str], Call] = {}
     for name in ("8", "jury", "transcript"):
@@ -454,18 +441,7 @@ async def agora_phase(
         sum(c for _, c in per_call),
         per_call=per_call,
     )
-    close(model)
     return out
-
-
-def modes(name: str, path: Path) -> list[tuple[str, Callable[[], Backend]]]:
-    """The agora paths to measure: fast and exact when the backend has the option, else the one it has."""
-    if "exact" in inspect.signature(LocalBackend.__init__).parameters:
-        return [
-            ("agora fast", lambda: resolve_model(f"local:{name}", exact=False)),
-            ("agora exact", lambda: resolve_model(LocalBackend(path, name, exact=True))),  # type: ignore[call-arg]
-        ]
-    return [("agora", lambda: resolve_model(f"local:{name}"))]
 
 
 # -- reporting
@@ -580,10 +556,8 @@ def main() -> None:
     clock = Clock()
     loads.phase = "raw"
     raw = raw_phase(path, {k: cases[k] for k in ("8", "jury", "transcript")}, settings, threads)
-    agora: dict[str, dict[str, Any]] = {}
-    for i, (label, make) in enumerate(modes(args.model, path)):
-        loads.phase = label
-        agora[label] = asyncio.run(agora_phase(label, make, cases, settings, layouts=i == 0))
+    loads.phase = "agora"
+    agora = {"agora": asyncio.run(agora_phase("agora", resolve_model(f"local:{args.model}"), cases, settings))}
     total, _ = clock.read()
     loads.stop()
     end = os.getloadavg()
