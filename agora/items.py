@@ -19,6 +19,7 @@ class Item(BaseModel):
         answers: two or more candidates.
         gold: index of the correct answer, or ``None`` when there is no ground truth.
         evidence: text the debaters and consultants read and a blind judge does not.
+        reference: a reference answer for judges that read one (never shown as a candidate).
         source: where the row came from, ``file:line``.
         meta: anything else a loader kept (a bias category, a label name ...).
     """
@@ -30,6 +31,7 @@ class Item(BaseModel):
     answers: tuple[str, ...] = Field(min_length=2)
     gold: int | None = None
     evidence: str | None = None
+    reference: str | None = None
     source: str = ""
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -45,9 +47,19 @@ class Item(BaseModel):
         """The item as an agent sees it; the evidence only when granted."""
         return View(question=self.question, answers=self.answers, evidence=self.evidence if evidence else None)
 
+    def references(self) -> dict[str, str]:
+        """The texts a judge can take as a reference, by field: ``reference``, and each text field of ``meta``."""
+        fields = {key: value for key, value in self.meta.items() if isinstance(value, str) and value.strip()}
+        return fields | ({"reference": self.reference} if self.reference else {})
+
     def state(self) -> dict[str, Any]:
         """The input of a protocol graph."""
-        return {"question": self.question, "answers": list(self.answers), "evidence": self.evidence}
+        return {
+            "question": self.question,
+            "answers": list(self.answers),
+            "evidence": self.evidence,
+            "references": self.references(),
+        }
 
 
 @dataclass(frozen=True)

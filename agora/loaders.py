@@ -36,6 +36,7 @@ GENERIC_FIELDS: Mapping[str, Any] = {
     "answers": "answers",
     "gold": "gold",
     "evidence": "evidence",
+    "reference": "reference",
 }
 PASSAGE_FIELDS: Mapping[str, Any] = {**GENERIC_FIELDS, "gold": "correct", "evidence": "story"}
 PAIRWISE_FIELDS: Mapping[str, Any] = {
@@ -43,12 +44,14 @@ PAIRWISE_FIELDS: Mapping[str, Any] = {
     "question": "input",
     "answers": ["output_1", "output_2"],
     "gold": "label",
+    "reference": "reference",
 }
 EVALBIASBENCH_FIELDS: Mapping[str, Any] = {
     "id": "id",
     "question": "instruction",
     "answers": ["response1", "response2"],
     "gold": "label",
+    "reference": "reference",
 }
 TRUTHFULQA_COLUMNS = ("Question", "Best Answer", "Best Incorrect Answer")
 COVID_QUESTION = "Is the following claim true or false?\n\n{claim}"
@@ -310,6 +313,7 @@ class _Columns:
     answers: str | tuple[str, ...]
     gold: str
     evidence: str
+    reference: str
     meta: tuple[str, ...]
     required: tuple[str, ...]
 
@@ -349,7 +353,7 @@ def _columns(
     answers = merged["answers"] if isinstance(merged["answers"], str) else tuple(merged["answers"])
     wanted = set(required) | (set(source.fields) - {"meta"})
     needed: list[str] = []
-    for name in ("id", "question", "answers", "gold", "evidence"):
+    for name in ("id", "question", "answers", "gold", "evidence", "reference"):
         if name in wanted and name in merged:
             needed.extend([merged[name]] if isinstance(merged[name], str) else merged[name])
     return _Columns(
@@ -358,6 +362,7 @@ def _columns(
         answers=answers,
         gold=merged.get("gold", "gold"),
         evidence=merged.get("evidence", "evidence"),
+        reference=merged.get("reference", "reference"),
         meta=tuple(merged.get("meta", ())),
         required=tuple(needed),
     )
@@ -557,6 +562,7 @@ def _record(row: Any, where: str, fallback: str, columns: _Columns, cells_are_te
         answers=answers,
         gold=_gold(row, columns.gold, answers, cells_are_text),
         evidence=_optional_text(row, columns.evidence),
+        reference=_optional_text(row, columns.reference),
         source=where,
         meta={column: row.get(column) for column in columns.meta},
     )
@@ -574,6 +580,7 @@ def _pair(row: Any, where: str, fallback: str, columns: _Columns, meta: Mapping[
         question=_text(row, columns.question),
         answers=(first, second),
         gold=int(label) - 1,
+        reference=_optional_text(row, columns.reference),
         source=where,
         meta={**{column: row.get(column) for column in columns.meta}, **(meta or {})},
     )

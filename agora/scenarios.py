@@ -30,7 +30,10 @@ from agora.aggregation.thresholds import Thresholds
 from agora.aggregation.voting import RULES, seat_rule, takes_weights
 from agora.backends import BACKENDS
 from agora.config_file import Spec, check_writable, checked, checked_each, read_mapping, validate
-from agora.loaders import Source, count
+from agora.errors import ConfigError
+from agora.items import Item
+from agora.loaders import Source, count, read
+from agora.methods import form_of
 from agora.paths import cache_dir, resolve
 from agora.personas import load_persona
 from agora.protocols.kinds import PROTOCOLS, ProtocolSpec
@@ -70,12 +73,20 @@ class ModelsSpec(Spec):
 
 
 class JudgeSpec(Spec):
-    """One judge of the judging seat: a persona (or none), an optional model, a vote weight."""
+    """One judge of the judging seat: a persona (or none), an optional model, a vote weight, and its judging method
+    (see ``agora.methods``): pointwise ``scale`` scores, a ``rubric`` file, a ``checklist``, the item field it reads
+    as a ``reference`` answer, ``samples`` for self-consistency, ``swap`` for both answer orders."""
 
     name: str | None = None
     persona: str | None = None
     model: str | None = None
     weight: float = Field(default=1.0, gt=0)
+    scale: int | None = Field(default=None, ge=2)
+    rubric: str | None = None
+    checklist: bool = False
+    reference: str | None = Field(default=None, min_length=1)
+    samples: int = Field(default=1, ge=1)
+    swap: bool = False
 
     @field_validator("model")
     @classmethod
@@ -91,6 +102,22 @@ class JudgeSpec(Spec):
             name = str(resolve(name, _base(info)))
         checked(load_persona, name)
         return name
+
+    @field_validator("rubric")
+    @classmethod
+    def _readable_rubric(cls, path: str | None, info: ValidationInfo) -> str | None:
+        if path is None:
+            return None
+        from agora.methods.rubric import load_rubric
+
+        resolved = resolve(path, _base(info))
+        checked(load_rubric, resolved)
+        return str(resolved)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> JudgeSpec:
+        checked(form_of, self.scale, self.rubric, self.checklist, None)
+        return self
 
     @property
     def seat_name(self) -> str:
@@ -301,10 +328,17 @@ def check_data(scenario: Scenario) -> None:
     """Read each data file of ``scenario`` through, as a run does before its first call.
 
     Raises:
-        ConfigError: a file that is not UTF-8, cannot be parsed or holds no usable item, naming the file.
+        ConfigError: a file that is not UTF-8, cannot be parsed or holds no usable item, naming the file; a row
+            without the reference field a judge reads, naming the row.
     """
+    wanted = {j.reference: j.seat_name for j in scenario.judges if j.reference}
     for source in scenario.data:
         count(source)
+        rows = read(source.model_copy(update={"sample": None, "limit": None})) if wanted else iter(())
+        for row in rows:
+            for field, judge in wanted.items():
+                if isinstance(row, Item) and field not in row.references():
+                    raise ConfigError(f"{row.source}: judges.{judge}.reference: the row has no {field!r} field")
 
 
 def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:

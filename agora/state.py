@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypedDict
 
 from langgraph.graph import StateGraph
@@ -22,6 +22,7 @@ class DebateState(TypedDict, total=False):
     question: str
     answers: list[str]
     evidence: str | None
+    references: dict[str, str]
     sides: dict[str, int]
     transcript: Annotated[list[Turn], operator.add]
     verdicts: Annotated[list[Verdict], operator.add]
@@ -34,6 +35,7 @@ class Case(TypedDict, total=False):
     question: str
     answers: list[str]
     evidence: str | None
+    references: dict[str, str]
     sides: dict[str, int]
     transcript: list[Turn]
 
@@ -58,6 +60,7 @@ class View:
     answers: tuple[str, ...]
     transcript: tuple[Turn, ...] = ()
     evidence: str | None = None
+    references: dict[str, str] = field(default_factory=dict)  # reference answers by field, for judges that read one
 
     def rounds_done(self, role: str) -> int:
         """Completed rounds of ``role`` turns (the highest round number seen, 0 before any)."""
@@ -79,4 +82,5 @@ def view(state: DebateState, *, evidence: bool, transcript: Sequence[Turn] | Non
         answers=tuple(state["answers"]),
         transcript=tuple(state.get("transcript", []) if transcript is None else transcript),
         evidence=state.get("evidence") if evidence else None,
+        references=dict(state.get("references") or {}),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Sequence
@@ -12,10 +13,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from agora.backends import Backend, resolve_model
-from agora.errors import ConfigError
+from agora.errors import AgoraError, ConfigError
+from agora.fence import fence
+from agora.methods.form import Direct, Form
+from agora.methods.sampling import consensus, sample_seed
+from agora.methods.swap import reconcile, restored, reversed_view
 from agora.personas import Persona, load_persona
 from agora.state import View
-from agora.structured import ask_structured, with_instruction
+from agora.structured import Structured, with_instruction
 from agora.transcript import LABELS, render_answers, render_transcript
 from agora.types import Message, Settings, TokenLogprob, Verdict, system, user
 
@@ -38,7 +43,8 @@ QUESTION_PROMPT = (
     "You are the judge. Before deciding, you may ask the consultant one short question that would help you tell "
     "whether their answer is correct. Reply with the question only."
 )
-USER_PROMPT = "Question:\n{question}\n\n{answers}{evidence}{transcript}"
+USER_PROMPT = "Question:\n{question}\n\n{answers}{reference}{evidence}{transcript}"
+REFERENCE_PROMPT = "\n\nReference answer (a correct answer to compare with; it is not one of the candidates):\n{text}"
 PERSONA_PROMPT = "\n\nJudge this as the following judge would:\n{persona}"
 
 Layout = Literal["shared_first", "persona_first"]
@@ -97,6 +103,10 @@ class Judge:
         question_prompt: str = QUESTION_PROMPT,
         max_reasks: int = 2,
         layout: Layout = "shared_first",
+        form: Form | None = None,
+        samples: int = 1,
+        swap: bool = False,
+        reference: str | None = None,
     ) -> None:
         self.model = resolve_model(model) if isinstance(model, str) else model
         self.persona = load_persona(persona) if isinstance(persona, str) else persona
@@ -108,55 +118,98 @@ class Judge:
         self.question_prompt = question_prompt
         self.max_reasks = max_reasks
         self.layout = layout
+        if samples < 1:
+            raise ConfigError(f"--samples must be at least 1, got {samples}")
+        self.form: Form = form or Direct()
+        self.samples = samples
+        self.swap = swap
+        self.reference = reference
 
     def messages(self, seen: View) -> list[Message]:
         """The prompt the judge's model sees for ``seen``, its persona placed by ``layout``."""
         messages, tail = self.prompt_parts(seen)
         return with_instruction(messages, tail) if tail else messages
 
-    def prompt_parts(self, seen: View) -> tuple[list[Message], str]:
+    def prompt_parts(self, seen: View, instructions: str | None = None) -> tuple[list[Message], str]:
         """The prompt without its tail, and the tail: in the ``shared_first`` layout, the persona, which goes last
-        (after a schema instruction too), so that jurors with different personas share all that comes before."""
-        abstain = ABSTAIN_PROMPT if self.allow_abstain else ""
+        (after a schema instruction too), so that jurors with different personas share all that comes before.
+
+        ``instructions`` replaces the system prompt (a judging form that asks for scores, not a letter).
+        """
+        head = (
+            self.system_prompt + (ABSTAIN_PROMPT if self.allow_abstain else "")
+            if instructions is None
+            else instructions
+        )
         transcript = render_transcript(seen.transcript)
         evidence = f"\n\nEvidence:\n{seen.evidence}" if seen.evidence else ""
         body = self.user_prompt.format(
             question=seen.question,
             answers=render_answers(seen.answers),
+            reference=REFERENCE_PROMPT.format(text=fence(self.reference_text(seen))) if self.reference else "",
             evidence=evidence,
             transcript=f"\n\nTranscript:\n{transcript}" if transcript else "",
         )
         if self.persona is None:
-            return [system(self.system_prompt + abstain), user(body)], ""
+            return [system(head), user(body)], ""
         if self.layout == "persona_first":
-            return [system(f"{self.persona.system_prompt}\n\n{self.system_prompt}{abstain}"), user(body)], ""
-        return [system(self.system_prompt + abstain), user(body)], PERSONA_PROMPT.format(
-            persona=self.persona.system_prompt
-        )
+            return [system(f"{self.persona.system_prompt}\n\n{head}"), user(body)], ""
+        return [system(head), user(body)], PERSONA_PROMPT.format(persona=self.persona.system_prompt)
 
-    async def decide(self, seen: View) -> Verdict:
-        """Choose between the answers of ``seen``; raises ``VerdictParseError`` when no valid verdict comes."""
-        schema = verdict_schema(len(seen.answers), self.allow_abstain)
-        messages, tail = self.prompt_parts(seen)
-        result = await ask_structured(
-            self.model, messages, schema, self.settings, max_reasks=self.max_reasks, tail=tail
-        )
-        reply: Any = result.value
-        abstained = reply.answer == ABSTAIN
-        labels = LABELS[: len(seen.answers)]
-        tokens = result.completions[-1].logprobs
+    def reference_text(self, seen: View) -> str:
+        """The text of the reference field this judge reads, from the view.
+
+        Raises:
+            ConfigError: the item has no such field.
+        """
+        text = seen.references.get(self.reference or "")
+        if not text:
+            raise ConfigError(f"reference: the item has no {self.reference!r} field (map a reference column)")
+        return text
+
+    def verdict(self, result: Structured[Any], **fields: Any) -> Verdict:
+        """A verdict of this judge from a structured reply: ``fields`` plus who judged, the usage and the attempts."""
         return Verdict(
-            choice=None if abstained else LABELS.index(reply.answer),
-            confidence=reply.confidence,
-            reasoning=reply.reasoning,
-            abstained=abstained,
-            probability=None if abstained else answer_probability(tokens, reply.answer, labels),
             judge=self.name,
             persona=self.persona.name if self.persona else None,
             model=self.model.spec,
             usage=result.usage,
             attempts=result.attempts,
+            method=self.form.name,
+            **fields,
         )
+
+    async def decide(self, seen: View) -> Verdict:
+        """Choose between the answers of ``seen`` by the judge's form, in both orders with ``swap`` and over
+        ``samples`` seeds; raises ``VerdictParseError`` when no valid verdict comes."""
+        if not self.swap:
+            return await self._sampled(seen)
+        n = len(seen.answers)
+        straight, swapped = await asyncio.gather(self._sampled(seen), self._sampled(reversed_view(seen)))
+        return reconcile(straight, restored(swapped, n), n)
+
+    async def _sampled(self, seen: View) -> Verdict:
+        """The form's reading of ``seen``, or the consensus of ``samples`` readings with their own seeds."""
+        if self.samples == 1:
+            return await self.form.read(self, seen, self.settings)
+
+        seeds = [sample_seed(self.settings.seed, i) for i in range(self.samples)]
+        results = await asyncio.gather(
+            *(self.form.read(self, seen, replace(self.settings, seed=seed)) for seed in seeds), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, AgoraError) or len(failures) == len(results):
+                raise failure
+        readings = [r if isinstance(r, Verdict) else self._failed(r) for r in results]
+        return consensus(readings, len(seen.answers))
+
+    def _failed(self, error: BaseException) -> Verdict:
+        """A sample that gave no valid reading, kept in the record as one."""
+        return Verdict(
+            choice=None, confidence=0, reasoning="", abstained=True, judge=self.name, model=self.model.spec,
+            method=self.form.name, error=f"{type(error).__name__}: {error}",
+        )  # fmt: skip
 
     async def judge(self, question: str, answers: Sequence[str]) -> Verdict:
         """Choose between ``answers`` to ``question`` with nothing else to go on."""

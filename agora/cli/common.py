@@ -108,6 +108,40 @@ Evidence = Annotated[
     typer.Option("--evidence", help="A text file the debaters/consultant read and the judge does not."),
 ]
 Rounds = Annotated[int, typer.Option("--rounds", min=1, help="Rounds of argument.")]
+
+
+def check_at_least(least: int) -> Callable[[typer.CallbackParam, int | None], int | None]:
+    """The callback of a whole-number flag: a value below ``least`` is a one-line ``ConfigError`` naming the flag."""
+
+    def check(param: typer.CallbackParam, value: int | None) -> int | None:
+        if value is not None and value < least:
+            raise ConfigError(f"{param.opts[0]}: must be at least {least}, got {value}")
+        return value
+
+    return check
+
+
+# Judging methods (``agora judge``, and every juror of ``agora jury``); see ``agora.methods``.
+Scale = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--scale", callback=check_at_least(2), help="Score each answer 1..N on its own; the best wins."),
+]
+RubricFile = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--rubric", help="A YAML rubric (criteria: name, description, weight); scores per criterion."),
+]
+Checklist = Annotated[
+    bool, typer.Option("--checklist", help="Grade each answer on yes/no questions written once for the question.")
+]
+Reference = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--reference", help="A reference answer the judge compares with (never a candidate)."),
+]
+Samples = Annotated[
+    int,
+    typer.Option("--samples", callback=check_at_least(1), help="K samples, each its own seed; the majority wins."),
+]
+Swap = Annotated[bool, typer.Option("--swap", help="Judge both answer orders; an inconsistent pair is undecided.")]
 Open = Annotated[bool, typer.Option("--open", help="The arguing agent first chooses the answer it defends.")]
 
 

@@ -18,14 +18,20 @@ from agora.cli.common import (
     AsJson,
     Backends,
     BaseUrl,
+    Checklist,
     Evidence,
     Model,
     Open,
     Persona,
     Question,
+    Reference,
     RoleModel,
     Rounds,
+    RubricFile,
+    Samples,
+    Scale,
     Seed,
+    Swap,
     Timeout,
     check_answers,
     check_model,
@@ -53,22 +59,47 @@ def judge(
     max_tokens: Annotated[int, typer.Option("--max-tokens", callback=check_setting)] = 512,
     seed: Seed = None,
     timeout: Timeout = 300.0,
+    scale: Scale = None,
+    rubric: RubricFile = None,
+    checklist: Checklist = False,
+    reference: Reference = None,
+    samples: Samples = 1,
+    swap: Swap = False,
     as_json: AsJson = False,
 ) -> None:
-    """One judge picks between two or more answers."""
+    """One judge picks between two or more answers, directly or by a judging method (scores, a rubric, a
+    checklist, a reference answer, samples, both orders)."""
     from agora.agents.judge import Judge
+    from agora.methods import form_of
     from agora.protocols import direct_qa
     from agora.types import Settings
 
     check_answers(answer)
     judge_as = persona_option(persona)
+    form = _form(scale, rubric, checklist)
     settings = Settings(temperature=temperature, max_tokens=max_tokens, seed=seed, timeout=timeout)
 
     async def work(backends: Backends) -> dict[str, Any]:
-        the_judge = Judge(await backends.get(model), judge_as, settings=settings)
-        return dict(await direct_qa(the_judge).ainvoke({"question": question, "answers": answer}))
+        the_judge = Judge(
+            await backends.get(model), judge_as, settings=settings, form=form_of(*form, None), samples=samples,
+            swap=swap, reference="reference" if reference else None,
+        )  # fmt: skip
+        return dict(await direct_qa(the_judge).ainvoke(_case(question, answer, reference)))
 
     _print_result(with_backends(base_url, work), as_json, transcript=False)
+
+
+def _form(scale: int | None, rubric: Path | None, checklist: bool) -> tuple[int | None, Path | None, bool]:
+    """The form flags, checked before any model is built (one line naming the flag or the rubric file)."""
+    from agora.methods import form_of
+
+    form_of(scale, rubric, checklist, None)
+    return scale, rubric, checklist
+
+
+def _case(question: str, answers: list[str], reference: str | None) -> dict[str, Any]:
+    """The input of a one-shot graph: the question, the answers and a ``--reference`` answer."""
+    return {"question": question, "answers": answers, "references": {"reference": reference} if reference else {}}
 
 
 class Arguing(NamedTuple):
@@ -187,17 +218,25 @@ def jury(
     base_url: BaseUrl = None,
     seed: Seed = None,
     timeout: Timeout = 300.0,
+    scale: Scale = None,
+    rubric: RubricFile = None,
+    checklist: Checklist = False,
+    reference: Reference = None,
+    samples: Samples = 1,
+    swap: Swap = False,
     as_json: AsJson = False,
 ) -> None:
     """A jury of K jurors decides between the answers under a voting rule, thresholds and live checks.
 
-    Each juror samples with its own seed, derived from --seed and its name.
+    Each juror samples with its own seed, derived from --seed and its name, and judges by the judging method the
+    flags give (checklist jurors share one checklist).
     """
     from rich.table import Table
 
     from agora.agents.juror import Juror, juror_seed
     from agora.aggregation.checks import live_check
     from agora.aggregation.thresholds import Thresholds
+    from agora.methods import form_of
     from agora.protocols import Jury, direct_qa
     from agora.transcript import label
     from agora.types import Settings
@@ -209,9 +248,15 @@ def jury(
     _check_rule(rule, weight or [])
     for name in names:
         live_check(name)  # bad input is reported before any model is built
+    form = _form(scale, rubric, checklist)
     specs = juror_model or [model]
 
     async def work(backends: Backends) -> dict[str, Any]:
+        book = None
+        if checklist:
+            from agora.methods.checklist import Checklists
+
+            book = Checklists()  # the jurors share each question's checklist
         seats = [
             Juror(
                 await backends.get(specs[i % len(specs)]),
@@ -219,11 +264,15 @@ def jury(
                 name=f"juror_{i + 1}",
                 settings=Settings(seed=juror_seed(seed, f"juror_{i + 1}"), timeout=timeout),
                 weight=weight[i % len(weight)] if weight else 1.0,
+                form=form_of(*form, book),
+                samples=samples,
+                swap=swap,
+                reference="reference" if reference else None,
             )
             for i in range(jurors)
         ]
         panel = Jury(seats, rule, policy=policy, checks=names)
-        return dict(await direct_qa(panel).ainvoke({"question": question, "answers": answer}))
+        return dict(await direct_qa(panel).ainvoke(_case(question, answer, reference)))
 
     state = with_backends(base_url, work)
     decision = state["decision"]

@@ -17,6 +17,7 @@ from agora.agents.juror import Juror, juror_seed
 from agora.backends import Backend, Retrying, RetryPolicy, build_backend
 from agora.errors import ExecutionError
 from agora.items import Item
+from agora.methods import form_of
 from agora.protocols.jury import Jury
 from agora.protocols.kinds import Role
 from agora.runner.cache import Cached, ResponseCache
@@ -75,9 +76,15 @@ class Study:
         )
 
     def _seat(self) -> Jury:
-        """The judging seat: a juror per scenario judge, with its own seed (``juror_seed``) and its weight."""
+        """The judging seat: a juror per scenario judge, with its own seed (``juror_seed``), its weight and its
+        judging method."""
         scenario = self.scenario
         settings = self.settings()
+        book = None
+        if any(j.checklist for j in scenario.judges):
+            from agora.methods.checklist import Checklists
+
+            book = Checklists()  # the checklist judges share each item's checklist
         jurors = [
             Juror(
                 self.backend(j.model or scenario.models.of("judge")),
@@ -85,6 +92,10 @@ class Study:
                 name=j.seat_name,
                 settings=replace(settings, seed=juror_seed(self.seed, j.seat_name)),
                 weight=j.weight,
+                form=form_of(j.scale, j.rubric, j.checklist, book),
+                samples=j.samples,
+                swap=j.swap,
+                reference=j.reference,
             )
             for j in scenario.judges
         ]

@@ -1,0 +1,92 @@
+"""Swap: a judge reads the answers in both orders. Where the backend gives probabilities they are averaged;
+otherwise a pair of readings that disagree (the position decided, not the content) is undecided."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from statistics import fmean
+
+from agora.methods.sampling import chance, total_usage
+from agora.state import View
+from agora.transcript import LABELS
+from agora.types import Verdict
+
+_LETTER = re.compile(r"\b(Answers?\s+)([A-Z])\b")
+
+
+def reversed_view(seen: View) -> View:
+    """``seen`` with its answers in reverse order; transcript turns keep arguing the same answers (their sides and
+    the ``Answer X`` letters in their text are relabelled)."""
+    n = len(seen.answers)
+
+    def relabel(match: re.Match[str]) -> str:
+        index = LABELS.find(match.group(2))
+        return match.group(0) if not 0 <= index < n else match.group(1) + LABELS[n - 1 - index]
+
+    turns = tuple(
+        t.model_copy(update={"side": None if t.side is None else n - 1 - t.side, "text": _LETTER.sub(relabel, t.text)})
+        for t in seen.transcript
+    )
+    return replace(seen, answers=tuple(reversed(seen.answers)), transcript=turns)
+
+
+def restored(verdict: Verdict, n_answers: int) -> Verdict:
+    """A verdict on the reversed view, in the original answer order."""
+
+    def back(i: int) -> int:
+        return n_answers - 1 - i
+
+    def flip(values: list[float] | None) -> list[float] | None:
+        return None if values is None else list(reversed(values))
+
+    return verdict.model_copy(
+        update={
+            "choice": None if verdict.choice is None else back(verdict.choice),
+            "ranking": None if verdict.ranking is None else [back(i) for i in verdict.ranking],
+            "scores": flip(verdict.scores),
+            "criteria": None if verdict.criteria is None else {k: flip(v) for k, v in verdict.criteria.items()},
+            "readings": [restored(r, n_answers) for r in verdict.readings],
+        }
+    )
+
+
+def reconcile(straight: Verdict, swapped: Verdict, n_answers: int) -> Verdict:
+    """One verdict from the two orders (``swapped`` already restored to the original order)."""
+    both = [straight, swapped]
+    base = {
+        "usage": total_usage(both),
+        "attempts": straight.attempts + swapped.attempts,
+        "readings": both,
+        "confidence": fmean(v.confidence for v in both),
+        "scores": None,
+    }
+    if straight.scores is not None and swapped.scores is not None:
+        base["scores"] = [fmean(pair) for pair in zip(straight.scores, swapped.scores, strict=True)]
+    chances = [[chance(v, a, n_answers) for a in range(n_answers)] for v in both]
+    if all(c is not None for row in chances for c in row):
+        averaged = [fmean(column) for column in zip(*chances, strict=True)]
+        best = max(averaged)
+        if averaged.count(best) == 1:
+            choice = averaged.index(best)
+            chosen = straight if straight.choice == choice else swapped
+            return chosen.model_copy(
+                update={**base, "choice": choice, "abstained": False, "probability": best, "flags": chosen.flags}
+            )
+    elif straight.choice is not None and straight.choice == swapped.choice:
+        return straight.model_copy(update={**base, "probability": None})
+    if straight.choice is None or swapped.choice is None:
+        reason, flag = "undecided in one answer order at least", "undecided-in-an-order"
+    else:
+        reason, flag = "position-inconsistent: the two answer orders gave different choices", "position-inconsistent"
+    return straight.model_copy(
+        update={
+            **base,
+            "choice": None,
+            "abstained": True,
+            "confidence": 0.0,
+            "probability": None,
+            "reasoning": reason,
+            "flags": [*straight.flags, flag],
+        }
+    )
