@@ -1,0 +1,234 @@
+"""Accuracy and cost of agora's judging methods with one model, on LLMBar Natural and EvalBiasBench.
+
+    .venv/bin/python benchmarks/judge_methods.py --limit 100
+    .venv/bin/python benchmarks/judge_methods.py --limit 20 --methods direct,swap,checklist   # a shorter run
+
+Every method judges the same pairs (LLMBar Natural in file order; EvalBiasBench with its answers shuffled per item,
+seeded) through ``direct_qa`` with the method's judging seat, ``--concurrency`` items in flight (the embedded
+decoder batches their calls). Methods:
+
+- direct: one judge picks a letter (the baseline);
+- swap: the same judge on both answer orders, a position-inconsistent pair undecided;
+- samples=K: K samples at ``--sample-temperature``, each its own seed, the majority, agreement as confidence;
+- checklist: yes/no questions written once per item, each answer graded on them;
+- rubric: ``rubrics/instruction-following.yaml`` scored per answer, weighted;
+- cascade: direct, escalated to a 3-juror checklist jury when its confidence is below ``--accept``;
+- tuned: a judge with the persona ``--tuned PATH`` (written by ``agora tune`` on items that are not these).
+- reference: not run: neither data set carries a reference answer.
+
+Accuracy counts an undecided item as wrong (95% bootstrap interval); coverage is the share decided; selective
+accuracy is accuracy over the decided items. Calls and tokens are per item, every call of the method counted
+(re-asks included). No timings are asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from agora import meter
+from agora.agents.juror import Juror, juror_seed
+from agora.backends import Backend, resolve_model
+from agora.errors import AgoraError
+from agora.items import Item
+from agora.loaders import Source, read
+from agora.methods import Form, form_of
+from agora.metrics.accuracy import Outcome, accuracy
+from agora.paths import data_dir
+from agora.personas import load_persona
+from agora.protocols import Jury, direct_qa
+from agora.types import Settings
+from agora.weights import DEFAULT_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
+RUBRIC = ROOT / "rubrics" / "instruction-following.yaml"
+METHODS = ("direct", "swap", "samples", "checklist", "rubric", "cascade", "tuned")
+
+
+@dataclass(frozen=True)
+class Options:
+    model: Backend
+    settings: Settings
+    samples: int
+    sample_temperature: float
+    accept: float
+    tuned: Path | None
+
+
+@dataclass
+class Scored:
+    """One method on one data set: each item's outcome and cost."""
+
+    outcomes: list[Outcome]
+    calls: int = 0
+    tokens: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    stages: list[int] | None = None
+
+
+def items(name: str, limit: int, seed: int) -> list[Item]:
+    """The first ``limit`` usable pairs of a data set."""
+    if name == "llmbar":
+        source = Source(loader="llmbar", path=data_dir() / "llmbar_natural.json", limit=limit)
+    else:
+        source = Source(
+            loader="evalbiasbench", path=data_dir() / "evalbiasbench.json", limit=limit, shuffle=True, seed=seed
+        )
+    return [row for row in read(source) if isinstance(row, Item)]
+
+
+def juror(opt: Options, name: str, form: Form | None = None, **kwargs: Any) -> Juror:
+    seed = juror_seed(opt.settings.seed, name)
+    settings = kwargs.pop("settings", opt.settings)
+    persona = kwargs.pop("persona", None)
+    return Juror(opt.model, persona, name=name, settings=replace(settings, seed=seed), form=form, **kwargs)
+
+
+def seat(method: str, opt: Options) -> Any:
+    """The judging seat of ``method``: a one-juror jury (its decision is the juror's verdict), or a cascade."""
+    if method == "direct":
+        return Jury([juror(opt, "judge")])
+    if method == "swap":
+        return Jury([juror(opt, "judge", swap=True)])
+    if method == "samples":
+        hot = replace(opt.settings, temperature=opt.sample_temperature)
+        return Jury([juror(opt, "judge", samples=opt.samples, settings=hot)])
+    if method == "checklist":
+        return Jury([juror(opt, "judge", form_of(None, None, True, None))])
+    if method == "rubric":
+        return Jury([juror(opt, "judge", form_of(None, RUBRIC, False, None))])
+    if method == "tuned":
+        assert opt.tuned is not None
+        return Jury([juror(opt, "judge", persona=load_persona(str(opt.tuned)))])
+    if method == "cascade":
+        from agora.methods.checklist import Checklists
+        from agora.protocols.cascade import Cascade, Stage
+
+        book = Checklists()
+        panel = [juror(opt, f"checker_{i + 1}", form_of(None, None, True, book)) for i in range(3)]
+        return Cascade([Stage(Jury([juror(opt, "judge")]), opt.accept), Stage(Jury(panel), 0.0)])
+    raise SystemExit(f"unknown method {method!r}")
+
+
+async def score(method: str, pairs: Sequence[Item], opt: Options, in_flight: int) -> Scored:
+    graph = direct_qa(seat(method, opt))
+    gate = asyncio.Semaphore(in_flight)
+    result = Scored([None] * len(pairs), stages=[] if method == "cascade" else None)
+
+    async def one(index: int, item: Item) -> None:
+        counted = meter.Meter()
+        async with gate:
+            with meter.metering(counted):
+                try:
+                    state = await graph.ainvoke(item.state())
+                except AgoraError as exc:
+                    result.failed += 1
+                    log(f"{method}: {item.id} failed: {type(exc).__name__}: {exc}")
+                    state = None
+        result.calls += counted.calls + counted.failed
+        result.tokens += counted.prompt_tokens + counted.completion_tokens
+        if state is None:
+            return
+        decision = state["decision"]
+        if isinstance(decision.outcome, int):
+            result.outcomes[index] = (decision.confidence or 0.0, decision.outcome == item.gold)
+        if result.stages is not None and decision.stage is not None:
+            result.stages.append(decision.stage)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i, item) for i, item in enumerate(pairs)))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def row(data: str, method: str, s: Scored) -> tuple[str, float | None, float, float | None]:
+    n = len(s.outcomes)
+    acc = accuracy(s.outcomes)
+    decided = [o for o in s.outcomes if o is not None]
+    coverage = len(decided) / n if n else 0.0
+    selective = sum(o[1] for o in decided) / len(decided) if decided else None
+    interval = f"[{acc.low:.2f}, {acc.high:.2f}]" if acc.low is not None and acc.high is not None else "-"
+    stages = ""
+    if s.stages is not None:
+        stages = ", ".join(f"stage {k}: {s.stages.count(k)}" for k in sorted(set(s.stages)))
+    print(
+        f"| {data} | {method} | {n} | {acc.value or 0:.2f} {interval} | {coverage:.2f} | "
+        f"{'-' if selective is None else f'{selective:.2f}'} | {s.calls / n:.1f} | {s.tokens / n:.0f} | "
+        f"{s.seconds:.0f} | {s.failed} | {stages or '-'} |",
+        flush=True,
+    )
+    return method, acc.value, coverage, selective
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=f"local:{DEFAULT_MODEL}")
+    parser.add_argument("--limit", type=int, default=100, help="pairs per data set")
+    parser.add_argument("--data", default="llmbar,evalbiasbench")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--sample-temperature", type=float, default=0.7)
+    parser.add_argument("--accept", type=float, default=90.0, help="the cascade's first-stage accept_confidence")
+    parser.add_argument("--tuned", type=Path, help="a persona written by agora tune on other items")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if "tuned" in methods and args.tuned is None:
+        methods.remove("tuned")
+        log("tuned: skipped (no --tuned persona)")
+    settings = Settings(seed=args.seed, timeout=args.timeout)
+    opt = Options(resolve_model(args.model), settings, args.samples, args.sample_temperature, args.accept, args.tuned)
+    load = os.getloadavg()
+    print(f"`{shlex.join([sys.executable, *sys.argv])}`\n")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} cores; load average before starting {load[0]:.2f} "
+        f"{load[1]:.2f} {load[2]:.2f}; model {args.model}; {args.limit} pairs per data set, seed {args.seed}\n",
+        flush=True,
+    )
+    print(
+        "| data | method | pairs | accuracy [95% CI] | coverage | selective accuracy | calls/item | tokens/item "
+        "| wall (s) | failed | decided at |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    summary: dict[str, list[tuple[str, float | None, float, float | None]]] = {}
+    for data in [d.strip() for d in args.data.split(",") if d.strip()]:
+        pairs = items(data, args.limit, args.seed)
+        for method in methods:
+            label = f"samples={args.samples}" if method == "samples" else method
+            scored = asyncio.run(score(method, pairs, opt, args.concurrency))
+            log(f"{data}: {label}: done in {scored.seconds:.0f} s")
+            summary.setdefault(data, []).append(row(data, label, scored))
+    verdicts: list[str] = []
+    for data, rows in summary.items():
+        base = next((r for r in rows if r[0] == "direct"), None)
+        if base is None or base[1] is None:
+            continue
+        qualified = [r for r in rows if r[0] != "direct" and r[2] >= 0.5 and r[3] is not None]
+        best = max(qualified, key=lambda r: r[3] or 0.0, default=None)
+        if best is not None:
+            verdicts.append(
+                f"{data}: best method at coverage >= 0.5 is {best[0]} (selective accuracy {best[3]:.2f} at coverage "
+                f"{best[2]:.2f}; accuracy {best[1] or 0:.2f}) against direct {base[3] or 0:.2f} at coverage "
+                f"{base[2]:.2f} (accuracy {base[1]:.2f}): {100 * ((best[3] or 0) - (base[3] or 0)):+.1f} points"
+            )
+    print("\n" + "\n".join(f"- {v}" for v in verdicts))
+
+
+if __name__ == "__main__":
+    main()
