@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -78,7 +78,8 @@ class ProbeItem:
     good: str
     bad: str
     source: str = ""
+    references: dict[str, str] = field(default_factory=dict)  # the item's reference texts, for judges that read one
 
     def view(self) -> View:
         """The pair as a judge sees it: the good answer first."""
-        return View(question=self.question, answers=(self.good, self.bad))
+        return View(question=self.question, answers=(self.good, self.bad), references=self.references)

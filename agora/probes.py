@@ -119,7 +119,8 @@ def probe_items(rows: Iterable[Item | Malformed]) -> Loaded:
             malformed.append(Malformed(row.source, f"a probe needs two answers, got {len(row.answers)}"))
         else:
             good, bad = row.answers[row.gold], row.answers[1 - row.gold]
-            items.append(ProbeItem(question=row.question, good=good, bad=bad, source=row.source))
+            pair = ProbeItem(row.question, good, bad, source=row.source, references=row.references())
+            items.append(pair)
     return Loaded(tuple(items), tuple(malformed))
 
 

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from agora.aggregation.checks import live_check
-from agora.aggregation.fitting import check_fit
+from agora.aggregation.fitting import check_fit, needs_fit
 from agora.aggregation.thresholds import Thresholds
 from agora.aggregation.voting import RULES, seat_rule, takes_weights
 from agora.backends import BACKENDS
@@ -162,6 +162,14 @@ class JurySpec(Spec):
         return Thresholds(self.min_confidence, self.quorum, self.margin, self.on_failure)
 
 
+class CascadeStageSpec(Spec):
+    """One stage of a ``cascade:``: the judges (by name) who sit in it, and the decision confidence (0-100) at which
+    an item stops there; the last stage always decides, so it needs none."""
+
+    judges: list[str] = Field(min_length=1)
+    accept_confidence: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+
+
 def _protocol(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
     """A ``protocols:`` entry validated by the spec class its ``kind`` names in the registry."""
     if isinstance(value, dict):
@@ -196,7 +204,8 @@ class RetrySpec(Spec):
 
 
 class Scenario(Spec):
-    """A study: run every protocol on every item, judged by the judging seat."""
+    """A study: run every protocol on every item, judged by the judging seat (the judges as one jury, or with
+    ``cascade`` in stages, each item going on to the next stage only while the decision is unsure)."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -205,6 +214,7 @@ class Scenario(Spec):
     models: ModelsSpec = Field(default_factory=ModelsSpec)
     judges: list[JudgeSpec] = Field(default_factory=lambda: [JudgeSpec()], min_length=1)
     jury: JurySpec = Field(default_factory=JurySpec)
+    cascade: list[CascadeStageSpec] | None = Field(default=None, min_length=1)
     protocols: list[ProtocolEntry] = Field(min_length=1)
     settings: SettingsSpec = Field(default_factory=SettingsSpec)
     metrics: list[str] = Field(default_factory=lambda: list(METRICS))
@@ -287,6 +297,33 @@ class Scenario(Spec):
                 raise ValueError(f"jury.params.weights: {strangers[0]!r} is not a judge{hint(strangers[0], seats)}")
         return self
 
+    @model_validator(mode="after")
+    def _cascade_seats_every_judge_once(self) -> Scenario:
+        if self.cascade is None:
+            return self
+        seats = [j.seat_name for j in self.judges]
+        placed: dict[str, int] = {}
+        for i, stage in enumerate(self.cascade):
+            where = f"cascade.{i}"
+            for name in stage.judges:
+                if name not in seats:
+                    raise ValueError(f"{where}.judges: unknown judge {name!r}{hint(name, seats)}")
+                if name in placed:
+                    raise ValueError(f"{where}.judges: judge {name!r} already sits in cascade.{placed[name]}")
+                placed[name] = i
+            if i < len(self.cascade) - 1 and stage.accept_confidence is None:
+                raise ValueError(f"{where}.accept_confidence: required for every stage but the last")
+            if len(stage.judges) < self.jury.quorum:
+                raise ValueError(
+                    f"{where}.judges: {len(stage.judges)} judge(s) can never reach jury.quorum {self.jury.quorum}"
+                )
+        idle = [name for name in seats if name not in placed]
+        if idle:
+            raise ValueError(f"cascade: judge {idle[0]!r} sits in no stage (list it in one)")
+        if needs_fit(self.jury.rule, self.jury.params):
+            raise ValueError("cascade: a jury fitted after its run (rule dawid_skene) cannot decide stage by stage")
+        return self
+
     def model_specs(self) -> set[str]:
         """Every model spec the scenario names, per role and per judge."""
         roles = {self.models.of(role) for role in ("debater", "consultant", "judge")}
@@ -338,7 +375,10 @@ def check_data(scenario: Scenario) -> None:
         for row in rows:
             for field, judge in wanted.items():
                 if isinstance(row, Item) and field not in row.references():
-                    raise ConfigError(f"{row.source}: judges.{judge}.reference: the row has no {field!r} field")
+                    raise ConfigError(
+                        f"{row.source}: judges.{judge}.reference: the row has no {field!r} field "
+                        "(a judge reads the loader's reference column or a column kept by fields.meta)"
+                    )
 
 
 def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:

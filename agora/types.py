@@ -214,3 +214,4 @@ class Decision(BaseModel):
     abstained: list[str] = Field(default_factory=list, description="jurors who abstained")
     dissent: list[str] = Field(default_factory=list, description="reasoning of jurors who voted against the outcome")
     flags: list[str] = Field(default_factory=list)
+    stage: int | None = Field(default=None, ge=1, description="the 1-based cascade stage that decided; None outside")

@@ -40,13 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from agora import meter
-from agora.agents.judge import Judge, Layout, verdict_schema
+from agora.agents.judge import Judge, Layout
 from agora.agents.juror import Juror, juror_seed
 from agora.backends import Backend, resolve_model
 from agora.backends.decoder import Decoder
 from agora.backends.local import LocalBackend
 from agora.backends.scripted import ScriptedBackend
 from agora.errors import AgoraError
+from agora.methods.form import verdict_schema
 from agora.paths import PERSONAS_DIR, data_dir
 from agora.personas import Persona, load_persona_file
 from agora.state import View

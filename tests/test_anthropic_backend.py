@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from agora.agents.judge import SYSTEM_PROMPT, Judge, verdict_schema
+from agora.agents.judge import SYSTEM_PROMPT, Judge
 from agora.backends import Retrying, RetryPolicy, resolve_model
 from agora.backends.anthropic import AnthropicBackend
 from agora.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError, RateLimited
+from agora.methods.form import verdict_schema
 from agora.structured import ask_structured
 from agora.types import Settings, Usage, system, user
 

@@ -24,6 +24,7 @@ COMMANDS = [
     ("consult",),
     ("jury",),
     ("probe",),
+    ("tune",),
     ("personas",),
     ("run",),
     ("resume",),

@@ -6,8 +6,9 @@ import importlib.util
 
 import pytest
 
-from agora.agents.judge import Judge, verdict_schema
+from agora.agents.judge import Judge
 from agora.backends import resolve_model
+from agora.methods.form import verdict_schema
 from agora.state import View
 from agora.structured import ask_structured
 from agora.types import Settings, user

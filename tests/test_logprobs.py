@@ -6,8 +6,9 @@ import json
 import math
 from collections.abc import Sequence
 
-from agora.agents.judge import Judge, answer_probability
+from agora.agents.judge import Judge
 from agora.backends import Backend
+from agora.methods.form import answer_probability
 from agora.types import Completion, Message, OutputSchema, Settings, TokenLogprob
 
 REPLY = [

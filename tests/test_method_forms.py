@@ -135,9 +135,9 @@ async def test_no_reference_is_sent_when_the_judge_reads_none() -> None:
 
 
 def test_a_scale_below_two_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"^--scale must be at least 2, got 1$"):
+    with pytest.raises(ConfigError, match=r"^--scale: must be at least 2, got 1$"):
         Scale(1)
-    with pytest.raises(ConfigError, match=r"^--scale must be at least 2, got 0$"):
+    with pytest.raises(ConfigError, match=r"^--scale: must be at least 2, got 0$"):
         RubricForm(Rubric(criteria=[Criterion(name="x", description="x")]), points=0)
 
 

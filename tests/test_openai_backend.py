@@ -14,10 +14,11 @@ import openai
 import pytest
 from structlog.testing import capture_logs
 
-from agora.agents.judge import Judge, verdict_schema
+from agora.agents.judge import Judge
 from agora.backends import Retrying, RetryPolicy, resolve_model
 from agora.backends.openai import NO_KEY, OpenAIBackend
 from agora.errors import BackendUnavailable, ConfigError
+from agora.methods.form import verdict_schema
 from agora.structured import ask_structured, output_schema
 from agora.types import Settings, Usage, user
 

@@ -212,6 +212,7 @@ def test_evalbiasbench_and_truthfulqa_sources_and_gold() -> None:
         good="The watermelon seeds pass through your digestive system",
         bad="You grow watermelons in your stomach",
         source="truthfulqa.csv:2",
+        references={"category": "Misconceptions", "type": "Adversarial"},  # the row's kept text fields
     )
 
 

@@ -7,9 +7,10 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from agora.agents.judge import Judge, verdict_schema
+from agora.agents.judge import Judge
 from agora.backends.scripted import ScriptedBackend
 from agora.errors import VerdictParseError
+from agora.methods.form import verdict_schema
 from agora.structured import ask_structured, extract_json
 from agora.types import user
 

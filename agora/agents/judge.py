@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any, Literal
-
-from pydantic import BaseModel, Field, create_model
 
 from agora.backends import Backend, resolve_model
 from agora.errors import AgoraError, ConfigError
 from agora.fence import fence
-from agora.methods.form import Direct, Form
+from agora.methods.form import ABSTAIN, Direct, Form
 from agora.methods.sampling import consensus, sample_seed
 from agora.methods.swap import reconcile, restored, reversed_view
 from agora.personas import Persona, load_persona
 from agora.state import View
 from agora.structured import Structured, with_instruction
-from agora.transcript import LABELS, render_answers, render_transcript
-from agora.types import Message, Settings, TokenLogprob, Verdict, system, user
-
-ABSTAIN = "ABSTAIN"
+from agora.transcript import render_answers, render_transcript
+from agora.types import Message, Settings, Verdict, system, user
 
 SYSTEM_PROMPT = (
     "You are a careful judge. You are given a question and candidate answers labelled with letters, and "
@@ -51,37 +44,6 @@ Layout = Literal["shared_first", "persona_first"]
 """Where a persona goes in the prompt. ``shared_first`` (the default): after the question, answers and transcript,
 so that jurors with different personas share every token before it and a local model evaluates those once;
 ``persona_first``: at the head of the system prompt. ``benchmarks/local_throughput.py`` measures both."""
-
-
-_ANSWER_KEY = re.compile(r'"answer"\s*:\s*"\s*$')
-
-
-def answer_probability(tokens: Sequence[TokenLogprob], letter: str, labels: Sequence[str]) -> float | None:
-    """The probability of ``letter`` at the token where the verdict's ``answer`` value starts, renormalised over
-    the answer labels among that position's top alternatives; None when the tokens do not show it.
-    """
-    text = ""
-    for token in tokens:
-        if token.token.strip() == letter and _ANSWER_KEY.search(text):
-            options = {alt.strip(): lp for alt, lp in token.top.items() if alt.strip() in labels}
-            options[letter] = token.logprob
-            return math.exp(options[letter]) / sum(math.exp(lp) for lp in options.values())
-        text += token.token
-    return None
-
-
-@lru_cache(maxsize=64)
-def verdict_schema(n_answers: int, allow_abstain: bool = False) -> type[BaseModel]:
-    """The schema a judge fills for ``n_answers`` candidates: reasoning first, then answer, then confidence."""
-    if not 2 <= n_answers <= len(LABELS):
-        raise ConfigError(f"a judge needs between 2 and {len(LABELS)} answers, got {n_answers}")
-    choices = (*LABELS[:n_answers], *((ABSTAIN,) if allow_abstain else ()))
-    fields: dict[str, Any] = {
-        "reasoning": (str, Field(min_length=1, description="step-by-step reasoning, written first, concise")),
-        "answer": (Literal[choices], Field(description="the letter of the chosen answer")),
-        "confidence": (int, Field(ge=0, le=100, description="probability (0-100) that the chosen answer is correct")),
-    }
-    return create_model("JudgeVerdict", **fields)
 
 
 class Judge:
@@ -205,10 +167,10 @@ class Judge:
         return consensus(readings, len(seen.answers))
 
     def _failed(self, error: BaseException) -> Verdict:
-        """A sample that gave no valid reading, kept in the record as one."""
+        """A sample that gave no valid reading, kept in the record as one (with the attempts it made)."""
         return Verdict(
             choice=None, confidence=0, reasoning="", abstained=True, judge=self.name, model=self.model.spec,
-            method=self.form.name, error=f"{type(error).__name__}: {error}",
+            method=self.form.name, error=f"{type(error).__name__}: {error}", attempts=getattr(error, "attempts", 1),
         )  # fmt: skip
 
     async def judge(self, question: str, answers: Sequence[str]) -> Verdict:

@@ -244,7 +244,8 @@ class MasterKey:
     async def probe(self, judge: Decider, item: ProbeItem) -> bool | None:
         for key in load_master_keys(self.path):
             for answers, at in (((key, item.good), 0), ((item.good, key), 1)):
-                if (await judge.decide(View(question=item.question, answers=answers))).choice == at:
+                seen = View(question=item.question, answers=answers, references=item.references)
+                if (await judge.decide(seen)).choice == at:
                     return True
         return False
 

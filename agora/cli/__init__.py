@@ -1,8 +1,9 @@
 """The ``agora`` command line. Errors print one line, ``agora: error: ...``; exit 2 for bad input, 1 for a
 failed execution; ``--debug`` adds the traceback.
 
-One module per command group (``oneshot``, ``runs``, ``reports``, ``graph``, ``catalog``), the options they share in
-``common``. Starting needs typer alone: each command imports its machinery (LangGraph, SDKs, SciPy) when it runs.
+One module per command group (``oneshot``, ``tune``, ``runs``, ``reports``, ``graph``, ``catalog``), the options
+they share in ``common``. Starting needs typer alone: each command imports its machinery (LangGraph, SDKs, SciPy)
+when it runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
-from agora.cli import catalog, graph, oneshot, reports, runs
+from agora.cli import catalog, graph, oneshot, reports, runs, tune
 from agora.errors import AgoraError
 from agora.redaction import redact
 
@@ -47,6 +48,7 @@ for _command in (
     oneshot.consult,
     oneshot.jury,
     oneshot.probe,
+    tune.tune,
     catalog.personas,
     runs.run,
     runs.resume,

@@ -121,6 +121,13 @@ def check_at_least(least: int) -> Callable[[typer.CallbackParam, int | None], in
     return check
 
 
+def check_text(param: typer.CallbackParam, value: str | None) -> str | None:
+    """The callback of a text flag: a blank value is a one-line ``ConfigError`` naming the flag (never ignored)."""
+    if value is not None and not value.strip():
+        raise ConfigError(f"{param.opts[0]}: the text is empty")
+    return value
+
+
 # Judging methods (``agora judge``, and every juror of ``agora jury``); see ``agora.methods``.
 Scale = Annotated[
     Optional[int],  # noqa: UP045
@@ -135,13 +142,21 @@ Checklist = Annotated[
 ]
 Reference = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option("--reference", help="A reference answer the judge compares with (never a candidate)."),
+    typer.Option(
+        "--reference", callback=check_text, help="A reference answer the judge compares with (never a candidate)."
+    ),
 ]
 Samples = Annotated[
     int,
     typer.Option("--samples", callback=check_at_least(1), help="K samples, each its own seed; the majority wins."),
 ]
-Swap = Annotated[bool, typer.Option("--swap", help="Judge both answer orders; an inconsistent pair is undecided.")]
+Swap = Annotated[
+    bool,
+    typer.Option(
+        "--swap",
+        help="Judge both answer orders: probabilities averaged where given, else an inconsistent pair is undecided.",
+    ),
+]
 Open = Annotated[bool, typer.Option("--open", help="The arguing agent first chooses the answer it defends.")]
 
 

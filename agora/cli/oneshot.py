@@ -216,6 +216,9 @@ def jury(
         ),
     ] = None,
     base_url: BaseUrl = None,
+    temperature: Annotated[
+        float, typer.Option("--temperature", callback=check_setting, help="Each juror's sampling temperature.")
+    ] = 0.0,
     seed: Seed = None,
     timeout: Timeout = 300.0,
     scale: Scale = None,
@@ -262,7 +265,7 @@ def jury(
                 await backends.get(specs[i % len(specs)]),
                 personas[i % len(personas)] if personas else None,
                 name=f"juror_{i + 1}",
-                settings=Settings(seed=juror_seed(seed, f"juror_{i + 1}"), timeout=timeout),
+                settings=Settings(temperature=temperature, seed=juror_seed(seed, f"juror_{i + 1}"), timeout=timeout),
                 weight=weight[i % len(weight)] if weight else 1.0,
                 form=form_of(*form, book),
                 samples=samples,

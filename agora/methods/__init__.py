@@ -31,7 +31,7 @@ def form_of(scale: int | None, rubric: Path | str | None, checklist: bool, book:
             the flag or file.
     """
     if scale is not None and scale < 2:
-        raise ConfigError(f"--scale must be at least 2, got {scale}")
+        raise ConfigError(f"--scale: must be at least 2, got {scale}")
     if checklist and (scale is not None or rubric is not None):
         other = "--scale" if scale is not None else "--rubric"
         raise ConfigError(f"--checklist and {other} are different judging forms: choose one")

@@ -2,15 +2,65 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+import math
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Literal, Protocol
 
-from agora.structured import ask_structured
+from pydantic import BaseModel, Field, create_model
+
+from agora.backends import Backend
+from agora.errors import ConfigError
+from agora.state import View
+from agora.structured import Structured, ask_structured
 from agora.transcript import LABELS
+from agora.types import Message, Settings, TokenLogprob, Verdict
 
-if TYPE_CHECKING:
-    from agora.agents.judge import Judge
-    from agora.state import View
-    from agora.types import Settings, Verdict
+ABSTAIN = "ABSTAIN"
+
+
+_ANSWER_KEY = re.compile(r'"answer"\s*:\s*"\s*$')
+
+
+def answer_probability(tokens: Sequence[TokenLogprob], letter: str, labels: Sequence[str]) -> float | None:
+    """The probability of ``letter`` at the token where the verdict's ``answer`` value starts, renormalised over
+    the answer labels among that position's top alternatives; None when the tokens do not show it.
+    """
+    text = ""
+    for token in tokens:
+        if token.token.strip() == letter and _ANSWER_KEY.search(text):
+            options = {alt.strip(): lp for alt, lp in token.top.items() if alt.strip() in labels}
+            options[letter] = token.logprob
+            return math.exp(options[letter]) / sum(math.exp(lp) for lp in options.values())
+        text += token.token
+    return None
+
+
+@lru_cache(maxsize=64)
+def verdict_schema(n_answers: int, allow_abstain: bool = False) -> type[BaseModel]:
+    """The schema a judge fills for ``n_answers`` candidates: reasoning first, then answer, then confidence."""
+    if not 2 <= n_answers <= len(LABELS):
+        raise ConfigError(f"a judge needs between 2 and {len(LABELS)} answers, got {n_answers}")
+    choices = (*LABELS[:n_answers], *((ABSTAIN,) if allow_abstain else ()))
+    fields: dict[str, Any] = {
+        "reasoning": (str, Field(min_length=1, description="step-by-step reasoning, written first, concise")),
+        "answer": (Literal[choices], Field(description="the letter of the chosen answer")),
+        "confidence": (int, Field(ge=0, le=100, description="probability (0-100) that the chosen answer is correct")),
+    }
+    return create_model("JudgeVerdict", **fields)
+
+
+class Reader(Protocol):
+    """What a form uses of the judge that reads with it (an ``agora.agents.judge.Judge``)."""
+
+    model: Backend
+    max_reasks: int
+    allow_abstain: bool
+
+    def prompt_parts(self, seen: View, instructions: str | None = None) -> tuple[list[Message], str]: ...
+
+    def verdict(self, result: Structured[Any], **fields: Any) -> Verdict: ...
 
 
 class Form(Protocol):
@@ -21,7 +71,7 @@ class Form(Protocol):
 
     name: str
 
-    async def read(self, judge: Judge, seen: View, settings: Settings) -> Verdict: ...
+    async def read(self, judge: Reader, seen: View, settings: Settings) -> Verdict: ...
 
 
 class Direct:
@@ -29,9 +79,7 @@ class Direct:
 
     name = "direct"
 
-    async def read(self, judge: Judge, seen: View, settings: Settings) -> Verdict:
-        from agora.agents.judge import ABSTAIN, answer_probability, verdict_schema
-
+    async def read(self, judge: Reader, seen: View, settings: Settings) -> Verdict:
         schema = verdict_schema(len(seen.answers), judge.allow_abstain)
         messages, tail = judge.prompt_parts(seen)
         result = await ask_structured(judge.model, messages, schema, settings, max_reasks=judge.max_reasks, tail=tail)

@@ -26,7 +26,7 @@ from agora.config_file import Spec, read_mapping, validate
 from agora.methods.scale import SCALE_PROMPT, check_points, score_each, scored
 
 if TYPE_CHECKING:
-    from agora.agents.judge import Judge
+    from agora.methods.form import Reader
     from agora.state import View
     from agora.types import Settings, Verdict
 
@@ -115,7 +115,7 @@ class RubricForm:
         )
         self.instructions = f"{head}\n\n{about}Criteria:\n{listed}"
 
-    async def read(self, judge: Judge, seen: View, settings: Settings) -> Verdict:
+    async def read(self, judge: Reader, seen: View, settings: Settings) -> Verdict:
         results = await score_each(judge, seen, settings, self.schema, self.instructions)
         names = [c.name for c in self.rubric.criteria]
         rows = [r.value.model_dump(by_alias=True) for r in results]

@@ -54,7 +54,7 @@ def consensus(readings: Sequence[Verdict], n_answers: int) -> Verdict:
         return readings[0]
     counts = Counter(r.choice for r in usable if r.choice is not None)
     top = counts.most_common(2)
-    first = readings[0]
+    first = usable[0]  # an undecided consensus is not a failure: it carries no sample's error
     flags = [f"{len(readings) - len(usable)} of {len(readings)} samples failed"] if len(usable) < len(readings) else []
     base = {
         "usage": total_usage(readings),

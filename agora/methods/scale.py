@@ -17,7 +17,7 @@ from agora.structured import Structured, ask_structured
 from agora.transcript import LABELS, label
 
 if TYPE_CHECKING:
-    from agora.agents.judge import Judge
+    from agora.methods.form import Reader
     from agora.state import View
     from agora.types import Settings, Verdict
 
@@ -44,7 +44,7 @@ def check_points(points: int) -> int:
         ConfigError: a scale below 2, naming ``--scale``.
     """
     if points < 2:
-        raise ConfigError(f"--scale must be at least 2, got {points}")
+        raise ConfigError(f"--scale: must be at least 2, got {points}")
     return points
 
 
@@ -77,7 +77,7 @@ def alone(seen: View, index: int) -> View:
 
 
 async def score_each(
-    judge: Judge, seen: View, settings: Settings, schema: type[BaseModel], instructions: str
+    judge: Reader, seen: View, settings: Settings, schema: type[BaseModel], instructions: str
 ) -> list[Structured[Any]]:
     """``schema`` filled for each answer of ``seen`` in a call of its own that shows only that answer; the calls are
     sent together (their shared head, the instructions and the question, first).
@@ -95,7 +95,7 @@ async def score_each(
 
 
 def scored(
-    judge: Judge,
+    judge: Reader,
     results: Sequence[Structured[Any]],
     scores: Sequence[float],
     points: int,
@@ -141,7 +141,7 @@ class Scale:
     def __init__(self, points: int) -> None:
         self.points = check_points(points)
 
-    async def read(self, judge: Judge, seen: View, settings: Settings) -> Verdict:
+    async def read(self, judge: Reader, seen: View, settings: Settings) -> Verdict:
         instructions = SCALE_PROMPT.format(points=self.points, target=SCALE_TARGET, give="the integer in `score`")
         results = await score_each(judge, seen, settings, score_schema(self.points), instructions)
         scores = [r.value.score for r in results]

@@ -12,7 +12,9 @@ from agora.state import View
 from agora.transcript import LABELS
 from agora.types import Verdict
 
-_LETTER = re.compile(r"\b(Answers?\s+)([A-Z])\b")
+# "Answer A", and each letter of a list after "Answers": "Answers A and B", "Answers A, B or C".
+_LETTERS = re.compile(r"\bAnswers?\s+[A-Z](?:(?:\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+)[A-Z])*\b")
+_LETTER = re.compile(r"\b[A-Z]\b")
 
 
 def reversed_view(seen: View) -> View:
@@ -20,12 +22,15 @@ def reversed_view(seen: View) -> View:
     the ``Answer X`` letters in their text are relabelled)."""
     n = len(seen.answers)
 
+    def letter(match: re.Match[str]) -> str:
+        index = LABELS.find(match.group(0))
+        return match.group(0) if not 0 <= index < n else LABELS[n - 1 - index]
+
     def relabel(match: re.Match[str]) -> str:
-        index = LABELS.find(match.group(2))
-        return match.group(0) if not 0 <= index < n else match.group(1) + LABELS[n - 1 - index]
+        return _LETTER.sub(letter, match.group(0))
 
     turns = tuple(
-        t.model_copy(update={"side": None if t.side is None else n - 1 - t.side, "text": _LETTER.sub(relabel, t.text)})
+        t.model_copy(update={"side": None if t.side is None else n - 1 - t.side, "text": _LETTERS.sub(relabel, t.text)})
         for t in seen.transcript
     )
     return replace(seen, answers=tuple(reversed(seen.answers)), transcript=turns)
@@ -63,18 +68,19 @@ def reconcile(straight: Verdict, swapped: Verdict, n_answers: int) -> Verdict:
     }
     if straight.scores is not None and swapped.scores is not None:
         base["scores"] = [fmean(pair) for pair in zip(straight.scores, swapped.scores, strict=True)]
+    flags = list(dict.fromkeys([*straight.flags, *swapped.flags]))  # what either order noticed
     chances = [[chance(v, a, n_answers) for a in range(n_answers)] for v in both]
-    if all(c is not None for row in chances for c in row):
-        averaged = [fmean(column) for column in zip(*chances, strict=True)]
-        best = max(averaged)
-        if averaged.count(best) == 1:
-            choice = averaged.index(best)
-            chosen = straight if straight.choice == choice else swapped
-            return chosen.model_copy(
-                update={**base, "choice": choice, "abstained": False, "probability": best, "flags": chosen.flags}
-            )
-    elif straight.choice is not None and straight.choice == swapped.choice:
-        return straight.model_copy(update={**base, "probability": None})
+    given = all(c is not None for row in chances for c in row)
+    averaged = [fmean(c for c in column if c is not None) for column in zip(*chances, strict=True)] if given else []
+    if averaged and averaged.count(max(averaged)) == 1:
+        choice = averaged.index(max(averaged))
+        chosen = straight if straight.choice == choice else swapped
+        return chosen.model_copy(
+            update={**base, "choice": choice, "abstained": False, "probability": max(averaged), "flags": flags}
+        )
+    if straight.choice is not None and straight.choice == swapped.choice:  # consistent (probabilities tied, if any)
+        probability = averaged[straight.choice] if averaged else None
+        return straight.model_copy(update={**base, "probability": probability, "flags": flags})
     if straight.choice is None or swapped.choice is None:
         reason, flag = "undecided in one answer order at least", "undecided-in-an-order"
     else:
@@ -87,6 +93,6 @@ def reconcile(straight: Verdict, swapped: Verdict, n_answers: int) -> Verdict:
             "confidence": 0.0,
             "probability": None,
             "reasoning": reason,
-            "flags": [*straight.flags, flag],
+            "flags": [*flags, flag],
         }
     )

@@ -12,6 +12,7 @@ from agora.metrics.accuracy import Outcome, accuracy, risk_coverage, selective
 from agora.metrics.agreement import cohen_kappa, jury_agreement, percent
 from agora.metrics.breakdown import breakdown, fields
 from agora.metrics.calibration import calibration
+from agora.metrics.cascade import cascade_stages
 from agora.metrics.flags import flag_rates
 from agora.metrics.guess import below_guess
 from agora.metrics.paired import paired
@@ -80,6 +81,7 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
         flags=flag_rates(by_protocol, seed=seed),
         below_guess=below_guess(by_protocol, answers),
         fitted=fitted,
+        cascade=cascade_stages(by_protocol, _cascade(scenario), seed=seed),
     )
 
 
@@ -214,6 +216,11 @@ def _sources(scenario: dict[str, Any]) -> list[str]:
     data = scenario.get("data") or []
     several = len(data) > 1
     return [name for d in data if (name := d.get("name") or (PurePath(str(d.get("path"))).stem if several else None))]
+
+
+def _cascade(scenario: dict[str, Any]) -> list[list[str]]:
+    """The judges of each stage of the scenario's cascade (none without one)."""
+    return [list(stage.get("judges") or []) for stage in scenario.get("cascade") or []]
 
 
 def _scenario(manifest: dict[str, Any]) -> dict[str, Any]:

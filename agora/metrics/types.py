@@ -152,6 +152,31 @@ class BelowGuess:
 
 
 @dataclass(frozen=True)
+class CascadeStage:
+    """One stage of a cascade under one protocol.
+
+    Attributes:
+        reached: items that came to this stage (decided here or later).
+        decided: items decided here; ``share`` of the protocol's items decided by the cascade.
+        accuracy: of the decisions made here, on the items with gold (an inconclusive one is not right).
+        calls, tokens: model calls and tokens of this stage's jurors' verdicts, over the items that reached it.
+        spent_calls, spent_tokens: those of every stage's verdicts on the items decided here.
+    """
+
+    protocol: str
+    stage: int
+    judges: tuple[str, ...]
+    reached: int
+    decided: int
+    share: float
+    accuracy: Estimate
+    calls: int
+    tokens: int
+    spent_calls: int
+    spent_tokens: int
+
+
+@dataclass(frozen=True)
 class RunMetrics:
     """Everything ``agora report`` shows about one run."""
 
@@ -169,3 +194,4 @@ class RunMetrics:
     flags: tuple[FlagRate, ...] = ()
     below_guess: tuple[BelowGuess, ...] = ()
     fitted: Fitted | None = None  # the Dawid–Skene fits of a jury fitted on its run; None for other juries
+    cascade: tuple[CascadeStage, ...] = ()  # per protocol and stage, when the judges sit in a cascade

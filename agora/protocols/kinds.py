@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from agora.agents.debater import Debater
     from agora.backends import Backend
+    from agora.protocols.cascade import Cascade
     from agora.protocols.jury import Jury
     from agora.types import Settings
 
@@ -48,7 +49,7 @@ class Cast(Protocol):
     seed: int
 
     @property
-    def seat(self) -> Jury: ...
+    def seat(self) -> Jury | Cascade: ...
 
     def model(self, role: Role) -> str:
         """The model spec of ``role`` in the scenario."""
@@ -182,7 +183,11 @@ class ProbesSpec(ProtocolSpec):
         if item.gold is None or len(item.answers) != 2:
             raise ExecutionError(f"item {item.id!r}: a probe needs two answers and a gold one")
         pair = ProbeItem(
-            question=item.question, good=item.answers[item.gold], bad=item.answers[1 - item.gold], source=item.source
+            question=item.question,
+            good=item.answers[item.gold],
+            bad=item.answers[1 - item.gold],
+            source=item.source,
+            references=item.references(),
         )
         return {
             "probes": {

@@ -1,4 +1,4 @@
-"""The judging stage of a protocol: one judge node, or a jury subgraph, under the name ``judge``."""
+"""The judging stage of a protocol: one judge node, or a jury or cascade subgraph, under the name ``judge``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from typing import Any
 
 from langgraph.graph import StateGraph
 
+from agora.protocols.cascade import Cascade
 from agora.protocols.jury import Jury
 from agora.protocols.nodes import Decider, judge_node
 
-JudgeSeat = Decider | Jury
+JudgeSeat = Decider | Jury | Cascade
 
 
 def add_judge(builder: StateGraph, judge: JudgeSeat, *, sees_evidence: bool) -> None:
-    """Add node ``judge``: a single judge's verdict, or a whole jury's verdicts and decision."""
-    if isinstance(judge, Jury):
+    """Add node ``judge``: a single judge's verdict, or a whole jury's (or cascade's) verdicts and decision."""
+    if isinstance(judge, Jury | Cascade):
         node: Any = judge.graph(sees_evidence=sees_evidence)
     else:
         node = judge_node(judge, sees_evidence=sees_evidence)

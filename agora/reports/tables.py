@@ -12,6 +12,7 @@ from agora.aggregation.reliability import MISSING as MISSING_CROWDKIT
 from agora.metrics.types import (
     BelowGuess,
     Breakdown,
+    CascadeStage,
     Estimate,
     FlagRate,
     Headline,
@@ -110,12 +111,14 @@ def partial_note(report: RunReport) -> str:
 
 
 def metric_tables(metrics: RunMetrics) -> list[Table]:
-    """The tables of one run's metrics: the headline, then those that have rows (the jurors' fitted reliability,
-    accuracy by each metadata field, paired comparisons, agreement and each jury's κ, flags, confidence below a
-    guess, robustness, ratings)."""
+    """The tables of one run's metrics: the headline, then those that have rows (the jurors' fitted reliability, the
+    cascade's stages, accuracy by each metadata field, paired comparisons, agreement and each jury's κ, flags,
+    confidence below a guess, robustness, ratings)."""
     tables = [headline(metrics.headline)]
     if metrics.fitted:
         tables.append(reliability(metrics.fitted))
+    if metrics.cascade:
+        tables.append(cascade(metrics.cascade))
     tables += breakdowns(metrics.breakdown)
     if metrics.paired:
         tables.append(paired(metrics.paired))
@@ -157,6 +160,32 @@ def reliability(fitted: Fitted) -> Table:
         note = f"This jury is fitted on its run's verdicts (rule dawid_skene). {MISSING_CROWDKIT}"
     header = ("protocol", "juror", "estimated accuracy", "items")
     return Table("reliability", "Juror reliability (Dawid–Skene)", header, rows, note)
+
+
+def cascade(stages: Sequence[CascadeStage]) -> Table:
+    """Per protocol and cascade stage: the items decided there, the accuracy of those decisions, and the cost."""
+    rows = tuple(
+        (s.protocol, str(s.stage), ", ".join(s.judges), str(s.reached), str(s.decided), percent(s.share),
+         interval(s.accuracy), str(s.accuracy.n), per(s.calls, s.reached), per(s.tokens, s.reached, 0),
+         per(s.spent_calls, s.decided), per(s.spent_tokens, s.decided, 0))
+        for s in stages
+    )  # fmt: skip
+    header = ("protocol", "stage", "judges", "reached", "decided", "share", "accuracy [95% CI]", "with gold",
+              "calls / item", "tokens / item", "calls to decide", "tokens to decide")  # fmt: skip
+    note = (
+        "An item stops at the first stage whose decision is conclusive with confidence at least the stage's "
+        "accept_confidence; the last stage decides the rest. Reached: items that came to the stage; decided, share: "
+        "those it decided, of the protocol's items. Accuracy: of its decisions on the items with gold (an "
+        "inconclusive one is not right), 95% bootstrap interval. Calls and tokens per item: of the stage's jurors' "
+        "verdicts, per item that reached it; to decide: of every stage the items decided there went through, per "
+        "such item. Calls made outside the verdicts (a consultant's turns, a judge's questions) are not counted."
+    )
+    return Table("cascade", "Cascade", header, rows, note, labels=3)
+
+
+def per(total: int, n: int, digits: int = 1) -> str:
+    """``total / n`` with ``digits`` decimals; ``–`` when ``n`` is 0."""
+    return number(total / n, digits) if n else MISSING
 
 
 def breakdowns(rows: Sequence[Breakdown]) -> list[Table]:

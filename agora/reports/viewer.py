@@ -1,6 +1,7 @@
 """The item viewer of the HTML report: each item with, under every protocol, the transcript (quotes marked verified
-or unverified), each verdict with its confidence, and the decision with its flags. Items are ``<details>``
-elements, so the viewer works without script; a filter box narrows them down where script runs."""
+or unverified), each verdict with its confidence and flags, the checklist the verdicts were graded on, and the
+decision with its flags (and its cascade stage). Items are ``<details>`` elements, so the viewer works without
+script; a filter box narrows them down where script runs."""
 
 from __future__ import annotations
 
@@ -118,6 +119,7 @@ def protocol_block(record: Record, fitted: Decision | None = None) -> str:
     parts += [turn_block(t) for t in record.transcript]
     if record.verdicts:
         parts.append(verdict_table(record.verdicts, record.gold))
+        parts += checklists(record.verdicts)
     if record.decision is not None:
         parts.append(decision_block(record.decision, record.gold))
     if fitted is not None:
@@ -164,31 +166,58 @@ def marked(turn: Turn) -> str:
 
 
 def verdict_table(verdicts: Sequence[Verdict], gold: int | None) -> str:
-    """Each verdict: judge, choice, stated confidence, right or not, reasoning (or the error), persona, model."""
+    """Each verdict: judge, choice, stated confidence, right or not, reasoning (or the error), persona, model, and
+    its flags when any verdict has some."""
+    flagged = any(v.flags for v in verdicts)
     rows = []
     for v in verdicts:
         choice = "abstained" if v.choice is None else label(v.choice)
         right = "–" if v.choice is None or gold is None else ("✓" if v.choice == gold else "✗")
         css = {"✓": "right", "✗": "wrong"}.get(right, "none")
         reasoning = f'<span class="error">{e(v.error)}</span>' if v.error else e(v.reasoning)
+        flags = "".join(f'<span class="tag warn">{e(f)}</span>' for f in v.flags) or "–"
         rows.append(
             f'<tr><td>{e(v.judge)}</td><td>{e(choice)}</td><td class="num">{v.confidence:g}</td>'
             f'<td class="{css}">{right}</td><td>{reasoning}</td><td>{e(v.persona or "–")}</td>'
-            f"<td>{e(v.model)}</td></tr>"
+            f"<td>{e(v.model)}</td>{f'<td>{flags}</td>' if flagged else ''}</tr>"
         )
-    head = "".join(
-        f'<th scope="col">{h}</th>' for h in ("judge", "choice", "confidence", "right", "reasoning", "persona", "model")
-    )
+    columns = ("judge", "choice", "confidence", "right", "reasoning", "persona", "model", *(["flags"] * flagged))
+    head = "".join(f'<th scope="col">{h}</th>' for h in columns)
     return (
         f'<div class="scroll"><table class="verdicts"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
+def checklists(verdicts: Sequence[Verdict]) -> list[str]:
+    """Each distinct checklist the verdicts were graded on, its questions numbered, with the judges who used it and
+    each answer's score from each of them."""
+    used: dict[tuple[str, ...], list[Verdict]] = {}
+    for v in verdicts:
+        if v.checklist:
+            used.setdefault(tuple(v.checklist), []).append(v)
+    parts = []
+    for questions, graders in used.items():
+        items = "".join(f"<li>{e(q)}</li>" for q in questions)
+        scores = [
+            f"{g.judge}: " + " / ".join(f"{label(i)} {score:g}" for i, score in enumerate(g.scores))
+            for g in graders
+            if g.scores
+        ]
+        scored = f'<p class="note">scores: {e("; ".join(scores))}</p>' if scores else ""
+        parts.append(
+            f'<details class="sub"><summary>checklist ({len(questions)} questions; '
+            f"{e(', '.join(g.judge for g in graders))})</summary><ol>{items}</ol>{scored}</details>"
+        )
+    return parts
+
+
 def decision_block(decision: Decision, gold: int | None, title: str = "decision") -> str:
     """A decision of the seat (``title``): outcome, rule, votes, confidence, abstentions, flags and dissent."""
     css, mark = decision_mark(decision, gold)
     parts = [f'<strong>{e(title)}:</strong> <span class="{css}">{e(mark)}</span>', f"rule {e(decision.rule)}"]
+    if decision.stage is not None:
+        parts.append(f"cascade stage {decision.stage}")
     parts.append("votes " + " / ".join(f"{label(i)} {v:g}" for i, v in enumerate(decision.votes)))
     if decision.confidence is not None:
         parts.append(f"confidence {decision.confidence:.1f}")

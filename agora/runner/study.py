@@ -18,6 +18,7 @@ from agora.backends import Backend, Retrying, RetryPolicy, build_backend
 from agora.errors import ExecutionError
 from agora.items import Item
 from agora.methods import form_of
+from agora.protocols.cascade import Cascade, Stage
 from agora.protocols.jury import Jury
 from agora.protocols.kinds import Role
 from agora.runner.cache import Cached, ResponseCache
@@ -75,9 +76,10 @@ class Study:
             timeout=s.timeout,
         )
 
-    def _seat(self) -> Jury:
+    def _seat(self) -> Jury | Cascade:
         """The judging seat: a juror per scenario judge, with its own seed (``juror_seed``), its weight and its
-        judging method."""
+        judging method; all in one jury, or with a ``cascade`` one jury per stage, each under the scenario's rule,
+        thresholds and live checks."""
         scenario = self.scenario
         settings = self.settings()
         book = None
@@ -100,7 +102,17 @@ class Study:
             for j in scenario.judges
         ]
         jury = scenario.jury
-        return Jury(jurors, jury.rule, params=jury.params, policy=jury.thresholds(), checks=jury.checks)
+
+        by_name = {j.name: j for j in jurors}
+
+        def seated(names: list[str]) -> Jury:
+            chosen = [by_name[name] for name in names]
+            return Jury(chosen, jury.rule, params=jury.params, policy=jury.thresholds(), checks=jury.checks)
+
+        if scenario.cascade is None:
+            return seated(list(by_name))
+        # every stage but the last has an accept_confidence (validated); the last one's is never read
+        return Cascade([Stage(seated(s.judges), s.accept_confidence or 0.0) for s in scenario.cascade])
 
     def graph(self, protocol: str, n_answers: int) -> CompiledStateGraph:
         """The compiled graph of ``protocol`` for items with ``n_answers`` answers (built once)."""
