@@ -4,7 +4,6 @@ score wins and a tie for best is undecided. ``Scale`` asks for one score; the sc
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, create_model
 
 from agora.errors import ConfigError
+from agora.methods.swap import reordered
 from agora.structured import Structured, ask_structured
-from agora.transcript import LABELS, label
+from agora.transcript import label
 
 if TYPE_CHECKING:
     from agora.methods.form import Reader
@@ -33,8 +33,6 @@ SCALE_PROMPT = (
     "which the transcript calls Answer A."
 )
 SCALE_TARGET = "how correct and useful it is as an answer to the question"
-
-_LETTER = re.compile(r"\b(Answers?\s+)([A-Z])\b")
 
 
 def check_points(points: int) -> int:
@@ -61,19 +59,8 @@ def score_schema(points: int) -> type[BaseModel]:
 def alone(seen: View, index: int) -> View:
     """``seen`` showing only answer ``index``, as Answer A; transcript turns are relabelled to match (the turns for
     the other answers name them B, C ... in their original order)."""
-    n = len(seen.answers)
-    order = [index, *(i for i in range(n) if i != index)]
-    place = {old: new for new, old in enumerate(order)}
-
-    def relabel(match: re.Match[str]) -> str:
-        old = LABELS.find(match.group(2))
-        return match.group(0) if not 0 <= old < n else match.group(1) + LABELS[place[old]]
-
-    turns = tuple(
-        t.model_copy(update={"side": None if t.side is None else place[t.side], "text": _LETTER.sub(relabel, t.text)})
-        for t in seen.transcript
-    )
-    return replace(seen, answers=(seen.answers[index],), transcript=turns)
+    order = [index, *(i for i in range(len(seen.answers)) if i != index)]
+    return replace(reordered(seen, order), answers=(seen.answers[index],))
 
 
 async def score_each(

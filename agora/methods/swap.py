@@ -4,6 +4,7 @@ otherwise a pair of readings that disagree (the position decided, not the conten
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from statistics import fmean
 
@@ -17,23 +18,28 @@ _LETTERS = re.compile(r"\bAnswers?\s+[A-Z](?:(?:\s*,\s*(?:(?:and|or)\s+)?|\s+(?:
 _LETTER = re.compile(r"\b[A-Z]\b")
 
 
-def reversed_view(seen: View) -> View:
-    """``seen`` with its answers in reverse order; transcript turns keep arguing the same answers (their sides and
-    the ``Answer X`` letters in their text are relabelled)."""
-    n = len(seen.answers)
+def reordered(seen: View, order: Sequence[int]) -> View:
+    """``seen`` with its answers in ``order`` (``order[k]`` is the answer shown k-th); transcript turns keep arguing
+    the same answers: their sides and the ``Answer X`` letters in their text are relabelled."""
+    place = {old: new for new, old in enumerate(order)}
 
     def letter(match: re.Match[str]) -> str:
         index = LABELS.find(match.group(0))
-        return match.group(0) if not 0 <= index < n else LABELS[n - 1 - index]
+        return match.group(0) if index not in place else LABELS[place[index]]
 
     def relabel(match: re.Match[str]) -> str:
         return _LETTER.sub(letter, match.group(0))
 
     turns = tuple(
-        t.model_copy(update={"side": None if t.side is None else n - 1 - t.side, "text": _LETTERS.sub(relabel, t.text)})
+        t.model_copy(update={"side": None if t.side is None else place[t.side], "text": _LETTERS.sub(relabel, t.text)})
         for t in seen.transcript
     )
-    return replace(seen, answers=tuple(reversed(seen.answers)), transcript=turns)
+    return replace(seen, answers=tuple(seen.answers[i] for i in order), transcript=turns)
+
+
+def reversed_view(seen: View) -> View:
+    """``seen`` with its answers in reverse order (see ``reordered``)."""
+    return reordered(seen, range(len(seen.answers) - 1, -1, -1))
 
 
 def restored(verdict: Verdict, n_answers: int) -> Verdict:
