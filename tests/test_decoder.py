@@ -11,13 +11,14 @@ import time
 import numpy as np
 import pytest
 
-from agora.agents.judge import Judge, answer_probability, verdict_schema
+from agora.agents.judge import Judge
 from agora.backends import RetryPolicy, resolve_model
 from agora.backends.local import LocalBackend
 from agora.errors import BackendError, BackendTimeout
+from agora.methods.form import answer_probability, verdict_schema
 from agora.state import View
 from agora.structured import ask_structured, output_schema, schema_instruction, with_instruction
-from agora.types import Settings, user
+from agora.types import Message, Settings, user
 from agora.weights import CATALOGUE, model_path
 
 pytestmark = [pytest.mark.local_model, pytest.mark.slow]
@@ -83,6 +84,34 @@ async def test_a_call_queued_behind_others_does_not_time_out() -> None:
     replies = await asyncio.gather(*(retrying.complete([user(task)], patient) for task in tasks))
     assert time.perf_counter() - start > patient.timeout  # the last one waited longer than its timeout ...
     assert all(r.retries == 0 and r.text for r in replies)  # ... and none timed out: time counts from admission
+
+
+async def test_a_generating_call_is_not_charged_for_another_calls_prompt() -> None:
+    model = smollm(slots=2)
+    short = Settings(max_tokens=24, seed=1)
+    await model.complete([user("Say hi.")], short)  # the decoder is up before anything is timed
+    start = time.perf_counter()
+    await model.complete([user("Count from one to forty in words.")], short)
+    one = time.perf_counter() - start
+
+    def notes(topic: str) -> list[Message]:
+        return [user(" ".join(f"{topic} note {i}." for i in range(140)) + " Summarise these notes.")]
+
+    start = time.perf_counter()
+    await model.complete(notes("lighthouse"), Settings(max_tokens=1, seed=1))
+    reading = time.perf_counter() - start
+    assert reading > one  # the other call's prompt takes longer to read than the whole short call
+
+    async def short_call() -> float:
+        started = time.perf_counter()
+        reply = await model.complete([user("Count from two to forty-two in words.")], patient)
+        assert reply.text
+        return time.perf_counter() - started
+
+    patient = Settings(max_tokens=24, seed=1, timeout=1.5 * one)
+    # another long prompt (nothing of it kept), read in chunks between the short call's steps
+    waited, _ = await asyncio.gather(short_call(), model.complete(notes("harbour"), Settings(max_tokens=1, seed=1)))
+    assert waited > patient.timeout  # its wall time took in the long prompt's chunks, and it did not time out
 
 
 async def test_a_timed_out_call_stops_at_the_next_token_and_frees_its_slot() -> None:

@@ -18,10 +18,11 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from agora.agents.judge import Judge, verdict_schema
+from agora.agents.judge import Judge
 from agora.backends import Backend, Retrying, RetryPolicy, resolve_model
 from agora.errors import BackendTimeout, BackendUnavailable
 from agora.meter import Meter, metering
+from agora.methods.form import verdict_schema
 from agora.structured import ask_structured
 from agora.types import Settings, user
 from tests.fixtures.fake_server import FakeServer, Fault, request_key

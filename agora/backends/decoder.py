@@ -23,8 +23,9 @@ stream. (One cache shared by all sequences, with prompt and generated rows in th
 this replaced: it was no faster once kept prefixes spread over the cache, and a seeded call repeated
 could change its reply.)
 
-A call's timeout runs from its admission, not from its arrival; an expired or cancelled call stops
-at the next step and frees its cells.
+A call's timeout counts the time the model spends on it: the steps that evaluate its own prompt and the
+decode calls that hold its row; not the time it waits in the queue, nor the steps that evaluate other calls'
+prompts while it waits to generate. An expired or cancelled call stops at the next step and frees its cells.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,7 @@ class _Sequence:
     request: Request
     slot: int
     admitted: float
+    spent: float = 0.0  # seconds of llama.cpp calls this sequence took part in (what its timeout counts)
     n_past: int = 0  # tokens in the KV cache for this slot
     shared: int = 0  # prompt tokens taken from another slot
     follow: tuple[_Sequence, int] | None = None  # wait for that sequence to evaluate this many shared tokens
@@ -286,7 +288,7 @@ class Decoder:
             request = seq.request
             if request.cancelled:
                 self._fail(seq, BackendError("cancelled"))
-            elif now - seq.admitted > request.timeout:
+            elif seq.spent > request.timeout:
                 self._fail(seq, _timeout(self.path.name, request.timeout))
         self._admit(now)
         for seq in self._active:
@@ -294,10 +296,12 @@ class Decoder:
                 self._catch_up(seq)
         prompt_rows = self._prompt_chunk()
         if prompt_rows:
-            self._decode([], prompt_rows, pad_to=0)
+            readers = list({id(seq): seq for seq, _ in prompt_rows}.values())  # a row each: charge each call once
+            _charged(readers, self._decode, [], prompt_rows, 0)
         generating = [s for s in self._active if s.pending is not None]
         for start in range(0, len(generating), GEN_ROWS):
-            self._decode(generating[start : start + GEN_ROWS], [], pad_to=2)
+            batch = generating[start : start + GEN_ROWS]
+            _charged(batch, self._decode, batch, [], 2)
 
     def _admit(self, now: float) -> None:
         """Move queued requests into free slots (each slot's stream holds a whole call)."""
@@ -571,6 +575,17 @@ def _common(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _charged(sequences: list[_Sequence], call: Callable[..., None], *args: Any) -> None:
+    """Run ``call(*args)`` (a llama.cpp decode) and charge its seconds to each of ``sequences``."""
+    start = time.perf_counter()
+    try:
+        call(*args)
+    finally:
+        spent = time.perf_counter() - start
+        for seq in sequences:
+            seq.spent += spent
 
 
 def _timeout(name: str, seconds: float) -> BackendTimeout:
