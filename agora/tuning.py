@@ -13,6 +13,7 @@ verdict after the re-asks counts as not right, and the header says how many ther
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 from collections.abc import Awaitable, Iterable, Sequence
@@ -172,11 +173,12 @@ class Tuned:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """The Wilson 95% interval of the test accuracy."""
-        from statsmodels.stats.proportion import proportion_confint
-
-        low, high = proportion_confint(self.test.right, self.test.n, alpha=0.05, method="wilson")
-        return float(low), float(high)
+        """The Wilson 95% score interval of the test accuracy (closed form: no statistics extra needed)."""
+        n, z = self.test.n, 1.959963984540054
+        p = self.test.right / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def split_items(plan: Plan) -> Split:

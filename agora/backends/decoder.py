@@ -23,9 +23,10 @@ stream. (One cache shared by all sequences, with prompt and generated rows in th
 this replaced: it was no faster once kept prefixes spread over the cache, and a seeded call repeated
 could change its reply.)
 
-A call's timeout counts the time the model spends on it: the steps that evaluate its own prompt and the
-decode calls that hold its row; not the time it waits in the queue, nor the steps that evaluate other calls'
-prompts while it waits to generate. An expired or cancelled call stops at the next step and frees its cells.
+A call's timeout counts the time the model spends on it: the steps that evaluate its own prompt, and its
+share of each decode call that holds its row (the call's time divided among the calls decoded in it); not the
+time it waits in the queue, nor the steps that evaluate other calls' prompts while it waits to generate. An
+expired or cancelled call stops at the next step and frees its cells.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class _Sequence:
     request: Request
     slot: int
     admitted: float
-    spent: float = 0.0  # seconds of llama.cpp calls this sequence took part in (what its timeout counts)
+    spent: float = 0.0  # its share of the seconds of the llama.cpp calls it took part in (what its timeout counts)
     n_past: int = 0  # tokens in the KV cache for this slot
     shared: int = 0  # prompt tokens taken from another slot
     follow: tuple[_Sequence, int] | None = None  # wait for that sequence to evaluate this many shared tokens
@@ -578,14 +579,14 @@ def _common(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 def _charged(sequences: list[_Sequence], call: Callable[..., None], *args: Any) -> None:
-    """Run ``call(*args)`` (a llama.cpp decode) and charge its seconds to each of ``sequences``."""
+    """Run ``call(*args)`` (a llama.cpp decode) and charge each of ``sequences`` its share of the seconds."""
     start = time.perf_counter()
     try:
         call(*args)
     finally:
-        spent = time.perf_counter() - start
+        share = (time.perf_counter() - start) / len(sequences)
         for seq in sequences:
-            seq.spent += spent
+            seq.spent += share
 
 
 def _timeout(name: str, seconds: float) -> BackendTimeout:
