@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from statistics import fmean
+from typing import Any
 
 from agora.types import Usage, Verdict
 
@@ -46,6 +47,21 @@ def total_usage(readings: Sequence[Verdict]) -> Usage:
     return usage
 
 
+def undecided(verdict: Verdict, reason: str, flags: list[str], update: dict[str, Any]) -> Verdict:
+    """``verdict`` made undecided by a method (no choice, abstained, confidence 0), with ``update`` applied."""
+    return verdict.model_copy(
+        update={
+            **update,
+            "choice": None,
+            "abstained": True,
+            "confidence": 0.0,
+            "probability": None,
+            "reasoning": reason,
+            "flags": flags,
+        }
+    )
+
+
 def consensus(readings: Sequence[Verdict], n_answers: int) -> Verdict:
     """One verdict from the samples: the majority choice, undecided on a tie; confidence is the share of samples
     that chose it (0-100). Failed samples (``error``) count as not choosing; when all failed, the first failure."""
@@ -66,17 +82,7 @@ def consensus(readings: Sequence[Verdict], n_answers: int) -> Verdict:
     }
     if not top or (len(top) == 2 and top[0][1] == top[1][1]):
         reason = "the samples abstained" if not top else f"the samples tied between {len(top)} answers"
-        return first.model_copy(
-            update={
-                **base,
-                "choice": None,
-                "abstained": True,
-                "confidence": 0.0,
-                "probability": None,
-                "reasoning": reason,
-                "flags": [*flags, "samples-tied" if top else "samples-abstained"],
-            }
-        )
+        return undecided(first, reason, [*flags, "samples-tied" if top else "samples-abstained"], base)
     choice, votes = top[0]
     agreeing = next(r for r in usable if r.choice == choice)
     chances = [chance(r, choice, n_answers) for r in usable if r.choice is not None]

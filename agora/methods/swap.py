@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from statistics import fmean
 
-from agora.methods.sampling import chance, total_usage
+from agora.methods.sampling import chance, total_usage, undecided
 from agora.state import View
 from agora.transcript import LABELS
 from agora.types import Verdict
@@ -91,14 +91,4 @@ def reconcile(straight: Verdict, swapped: Verdict, n_answers: int) -> Verdict:
         reason, flag = "undecided in one answer order at least", "undecided-in-an-order"
     else:
         reason, flag = "position-inconsistent: the two answer orders gave different choices", "position-inconsistent"
-    return straight.model_copy(
-        update={
-            **base,
-            "choice": None,
-            "abstained": True,
-            "confidence": 0.0,
-            "probability": None,
-            "reasoning": reason,
-            "flags": [*flags, flag],
-        }
-    )
+    return undecided(straight, reason, [*flags, flag], base)
