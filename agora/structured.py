@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -83,11 +84,14 @@ def describe_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+@lru_cache(maxsize=256)
 def output_schema(schema: type[BaseModel]) -> OutputSchema:
-    """The JSON schema a backend is asked to follow for ``schema``."""
+    """The JSON schema a backend is asked to follow for ``schema`` (built once per class: pydantic takes a
+    millisecond to generate it)."""
     return OutputSchema(name=schema.__name__, json_schema=schema.model_json_schema())
 
 
+@lru_cache(maxsize=256)
 def schema_instruction(schema: OutputSchema) -> str:
     """The instruction appended to the prompt, so that even unconstrained models see the schema."""
     fields = ", ".join(schema.json_schema.get("properties", {}))

@@ -1,4 +1,4 @@
-"""Faults injected by the fake OpenAI server, met by the official client through agora's ``openai:`` backend.
+"""Faults injected by the fake OpenAI server, met through agora's ``openai:`` backend by each of its transports.
 
 Every test checks the server's books against what agora saw: each request the server answered is a call, a
 retry or a re-ask on agora's side, and nothing else.
@@ -32,9 +32,13 @@ SETTINGS = Settings(max_tokens=64, timeout=5)
 QUICK = RetryPolicy(max_retries=3, base_delay=0.001, jitter=0)
 
 
-@pytest_asyncio.fixture(loop_scope="function")  # the test's loop: the client lives and is closed on it
-async def model(fake_server: FakeServer) -> AsyncIterator[Retrying]:
-    """``openai:fake@URL`` of the fake server, with quick retries."""
+@pytest_asyncio.fixture(loop_scope="function", params=["lean", "sdk"])  # the test's loop: the client lives on it
+async def model(
+    fake_server: FakeServer, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Retrying]:
+    """``openai:fake@URL`` of the fake server, with quick retries, through each transport (the lean one and the
+    official SDK)."""
+    monkeypatch.setenv("AGORA_OPENAI_TRANSPORT", request.param)
     backend = resolve_model(f"openai:fake@{fake_server.url}", retry=QUICK)
     assert isinstance(backend, Retrying)
     yield backend

@@ -1,6 +1,6 @@
 """The ``openai`` backend against a real ``llama_cpp.server`` serving SmolLM2-135M on 127.0.0.1.
 
-The official ``openai`` client does the talking, through agora's ``OpenAIBackend``. The error-mapping
+agora's ``OpenAIBackend`` does the talking, through its lean transport and through the official ``openai`` client. The error-mapping
 tests need no server (they point at a closed port) and so are neither slow nor model-bound.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import pytest
@@ -96,9 +96,12 @@ async def test_the_server_really_refuses_json_schema(llama_server: str) -> None:
 
 @pytest.mark.local_model
 @pytest.mark.slow
-async def test_structured_verdict_falls_back_to_json_object(llama_server: str, logs: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize("transport", ["lean", "sdk"])
+async def test_structured_verdict_falls_back_to_json_object(
+    llama_server: str, logs: list[dict[str, Any]], transport: Literal["lean", "sdk"]
+) -> None:
     schema = verdict_schema(2)
-    model = OpenAIBackend("smollm2", base_url=llama_server)
+    model = OpenAIBackend("smollm2", base_url=llama_server, transport=transport)
     assert model.schema_mode == "json_schema"
     try:
         settings = Settings(max_tokens=300, seed=1, temperature=0)
@@ -149,7 +152,7 @@ async def test_openai_base_url_env_var_is_honoured_without_api_key(
     assert isinstance(model, OpenAIBackend)
     assert model.base_url == llama_server
     try:
-        assert model.client.api_key == NO_KEY
+        assert model.transport.api_key == NO_KEY
         completion = await model.complete(HELLO, SHORT)
     finally:
         await model.aclose()

@@ -1,23 +1,28 @@
-"""Maps the exceptions of the official provider SDKs (same shape in ``openai`` and ``anthropic``)."""
+"""Maps HTTP error replies and the exceptions of the official provider SDKs (same shape in ``openai`` and
+``anthropic``) to agora errors."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from agora.errors import (
-    AgoraError,
-    BackendError,
-    BackendTimeout,
-    BackendUnavailable,
-    ConfigError,
-    RateLimited,
-)
+from agora.errors import AgoraError, BackendError, BackendTimeout, BackendUnavailable, ConfigError, RateLimited
 from agora.redaction import redact
 
 
-def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
+def status_error(spec: str, status: int, message: str, retry_after: float | None = None) -> AgoraError:
+    """The agora error for an HTTP ``status`` reply: rate limited, a bad key, the server's fault, or the call's."""
+    where = f"{spec}: HTTP {status}: {redact(' '.join(message.split()))}"
+    if status == 429:
+        return RateLimited(where, retry_after=retry_after)
+    if status in (401, 403):
+        return ConfigError(f"{where} (check the API key)")
+    if status >= 500:
+        return BackendUnavailable(where)
+    return BackendError(where)
+
+
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds (None when absent or not a number)."""
     try:
         return float(value) if value is not None else None
     except ValueError:
@@ -26,17 +31,11 @@ def _retry_after(exc: Exception) -> float | None:
 
 def sdk_error(exc: Exception, spec: str, sdk: ModuleType) -> AgoraError:
     """The agora error for an exception raised by ``sdk`` (the ``openai`` or ``anthropic`` module)."""
-    status = getattr(exc, "status_code", None)
     detail = redact(" ".join(str(getattr(exc, "message", exc)).split()))
-    where = f"{spec}: HTTP {status}: {detail}" if status else f"{spec}: {detail}"
     if isinstance(exc, sdk.APITimeoutError):
         return BackendTimeout(f"{spec}: request timed out")
     if isinstance(exc, sdk.APIConnectionError):
         return BackendUnavailable(f"{spec}: cannot connect: {detail}")
-    if isinstance(exc, sdk.RateLimitError):
-        return RateLimited(where, retry_after=_retry_after(exc))
-    if isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError)):
-        return ConfigError(f"{where} (check the API key)")
-    if isinstance(exc, sdk.APIStatusError) and status is not None and (status >= 500 or status == 529):
-        return BackendUnavailable(where)
-    return BackendError(where)
+    if isinstance(exc, sdk.APIStatusError):
+        return status_error(spec, exc.status_code, detail, retry_after(exc.response.headers.get("retry-after")))
+    return BackendError(f"{spec}: {detail}")
