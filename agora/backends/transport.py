@@ -58,7 +58,7 @@ def transport_name(name: str | None = None) -> TransportName:
     chosen = name or os.environ.get("AGORA_OPENAI_TRANSPORT") or "lean"
     if chosen not in TRANSPORTS:
         raise ConfigError(f"AGORA_OPENAI_TRANSPORT: unknown transport {chosen!r} (known: {', '.join(TRANSPORTS)})")
-    return chosen  # type: ignore[return-value]
+    return chosen
 
 
 class Transport(ABC):
