@@ -1,7 +1,7 @@
 """The ``openai`` backend against a real ``llama_cpp.server`` serving SmolLM2-135M on 127.0.0.1.
 
-agora's ``OpenAIBackend`` does the talking, through its lean transport and through the official ``openai`` client. The error-mapping
-tests need no server (they point at a closed port) and so are neither slow nor model-bound.
+agora's ``OpenAIBackend`` does the talking, through its lean transport and through the official ``openai`` client.
+The error-mapping tests need no server (they point at a closed port) and so are neither slow nor model-bound.
 """
 
 from __future__ import annotations

@@ -67,6 +67,10 @@ class Cast(Protocol):
         """The compiled graph of the scenario's ``protocol`` for ``n_answers`` answers (built once)."""
         ...
 
+    async def invoke(self, protocol: str, item: Item) -> dict[str, Any]:
+        """The final state of ``protocol``'s graph on ``item``, as ``ainvoke`` gives it."""
+        ...
+
 
 class ProtocolSpec(Spec):
     """A scenario's protocol entry: ``kind`` picks the registered subclass, ``name`` names it in the results."""
@@ -80,7 +84,7 @@ class ProtocolSpec(Spec):
 
     async def run(self, cast: Cast, item: Item) -> dict[str, Any]:
         """The record fields of one item: its graph's decision, verdicts, transcript and sides."""
-        state = await cast.graph(self.name, len(item.answers)).ainvoke(item.state())
+        state = await cast.invoke(self.name, item)
         return {
             "decision": state.get("decision"),
             "verdicts": state.get("verdicts", []),

@@ -21,6 +21,7 @@ from agora.methods import form_of
 from agora.protocols.cascade import Cascade, Stage
 from agora.protocols.jury import Jury
 from agora.protocols.kinds import Role
+from agora.protocols.steps import Steps
 from agora.runner.cache import Cached, ResponseCache
 from agora.runner.limits import Gates, Limits
 from agora.runner.record import Record, task_key
@@ -53,6 +54,7 @@ class Study:
         self._backends: dict[str, Backend] = {}
         self._opened = AsyncExitStack()
         self._graphs: dict[tuple[str, int], CompiledStateGraph] = {}
+        self._steps: dict[tuple[str, int], Steps | None] = {}
         self.protocols = {p.name: p for p in scenario.protocols}
         self.seat = self._seat()
 
@@ -120,6 +122,16 @@ class Study:
         if key not in self._graphs:
             self._graphs[key] = self.protocols[protocol].build(self, n_answers)
         return self._graphs[key]
+
+    async def invoke(self, protocol: str, item: Item) -> dict[str, Any]:
+        """The final state of ``protocol``'s graph on ``item``: run in plain supersteps (``Steps``, the same nodes
+        and the same end state at a fraction of the CPU), or by LangGraph when the graph needs more than that."""
+        key = (protocol, len(item.answers))
+        graph = self.graph(*key)
+        if key not in self._steps:
+            self._steps[key] = Steps.of(graph)
+        steps = self._steps[key]
+        return await (steps.run(item.state()) if steps else graph.ainvoke(item.state()))
 
     def model(self, role: Role) -> str:
         """The model spec of ``role`` in the scenario."""
