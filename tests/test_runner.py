@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agora.cli import main
+from agora.methods.form import verdict_schema
+from agora.runner.cache import ResponseCache
 from agora.runner.options import Options
 from agora.runner.record import Record
 from agora.runner.run import Run
 from agora.runner.store import RunStore
 from agora.scenarios import load_scenario
+from agora.structured import output_schema
+from agora.types import OutputSchema, Settings, system, user
 from tests.fixtures import hashed
 from tests.fixtures.scenarios import numbered_rows, write_scenario
 
@@ -181,3 +188,20 @@ def test_the_results_table_counts_an_undecided_item_as_not_right_as_the_report_d
     judge = next(r for r in rows if r.judge == "j")
     assert (judge.n, judge.correct, judge.abstained) == (4, 2, 1)
     assert judge.accuracy == 0.5 and judge.coverage == 0.75
+
+
+@pytest.mark.parametrize("schema", [None, output_schema(verdict_schema(2)), output_schema(verdict_schema(3, True))])
+def test_cache_keys_stay_those_of_every_earlier_cache(schema: OutputSchema | None) -> None:
+    """The key is built part by part for speed; it must stay the sha256 of the whole request's sorted JSON, or every
+    cache written before would miss."""
+    messages = [system('é "quoted"'), user("Question?\n")]
+    settings = Settings(seed=3, stop=("x", "y"), logprobs=True, temperature=0.7, timeout=9)
+    request = {
+        "model": "openai:m",
+        "messages": [[m.role, m.content] for m in messages],
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "timeout"},
+        "schema": [schema.name, schema.json_schema] if schema else None,
+    }
+    whole = hashlib.sha256(json.dumps(request, sort_keys=True, default=list).encode()).hexdigest()
+    assert ResponseCache.key("openai:m", messages, settings, schema) == whole
+    assert ResponseCache.key("openai:m", messages, replace(settings, seed=4), schema) != whole

@@ -32,8 +32,9 @@ class Backend(ABC):
 
     kind: ClassVar[str] = ""
     times_calls: ClassVar[bool] = False
-    """True for a backend that enforces ``settings.timeout`` itself, from when it starts working on a call (not
-    from when the call was queued); ``Retrying`` then adds no timeout of its own."""
+    """True for a backend that enforces ``settings.timeout`` itself (the embedded model from when it starts decoding a
+    call, not from when the call was queued; the lean HTTP transport over the whole request); ``Retrying`` then adds
+    no timeout of its own."""
 
     def __init__(self, model: str) -> None:
         self.model = model

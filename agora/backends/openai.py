@@ -79,6 +79,12 @@ class OpenAIBackend(Backend):
         )
 
     @property
+    def times_calls(self) -> bool:  # type: ignore[override]
+        """The lean transport bounds each call by ``settings.timeout`` itself (aiohttp's total timeout), so the
+        retrying wrapper spends no task of its own on it; the SDK's timeout bounds each phase, not the whole call."""
+        return self.transport_name == "lean"
+
+    @property
     def transport(self) -> Transport:
         """The transport, built on first use."""
         if self._transport is None:

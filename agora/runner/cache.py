@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from agora import meter
@@ -39,14 +40,19 @@ class ResponseCache:
 
     @staticmethod
     def key(model: str, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> str:
-        """The cache key of a call; the timeout is transport, not content, and is left out."""
-        request = {
-            "model": model,
-            "messages": [[m.role, m.content] for m in messages],
-            "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "timeout"},
-            "schema": [schema.name, schema.json_schema] if schema else None,
-        }
-        return hashlib.sha256(json.dumps(request, sort_keys=True, default=list).encode()).hexdigest()
+        """The cache key of a call; the timeout is transport, not content, and is left out.
+
+        The sha256 of ``json.dumps({"messages", "model", "schema", "settings"}, sort_keys=True)``, written out part by
+        part so that a schema's JSON is made once, not once a call (the same bytes, so the same keys as ever).
+        """
+        parts = (
+            ("messages", json.dumps([[m.role, m.content] for m in messages])),
+            ("model", json.dumps(model)),
+            ("schema", _schema_json(schema)),
+            ("settings", json.dumps(_content(settings), sort_keys=True, default=list)),
+        )
+        text = "{" + ", ".join(f'"{name}": {value}' for name, value in parts) + "}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def get(self, key: str) -> Completion | None:
         """The completion stored under ``key``, if any."""
@@ -66,6 +72,16 @@ class ResponseCache:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+def _content(settings: Settings) -> dict[str, object]:
+    """The settings that shape a reply: all but the timeout."""
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "timeout"}
+
+
+@lru_cache(maxsize=256)
+def _schema_json(schema: OutputSchema | None) -> str:
+    return json.dumps([schema.name, schema.json_schema] if schema else None, sort_keys=True, default=list)
 
 
 class Cached(Wrapper):
