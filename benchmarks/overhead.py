@@ -223,7 +223,7 @@ def main() -> None:
     server = Server(args.latency)
     work = Path(tempfile.mkdtemp(prefix="agora-overhead-"))
     env = {**os.environ, "AGORA_DATA": str(work)}
-    write_items(work, max([args.items, *(int(n) for n in args.memory.split(",") if n)]))
+    write_items(work, args.items)  # each run reads (and checks) a data file of its own size
     model = f"openai:fake@{server.url}"
     rows: list[Measure] = []
     try:
@@ -245,9 +245,15 @@ def main() -> None:
         start = measure("start-up", [sys.executable, "-c", "import agora.cli.runs, agora.runner.run"], server)
         print(f"start-up (importing what agora run imports): {start.wall:.2f} s, {start.cpu:.2f} s CPU", flush=True)
         for n in (int(n) for n in args.memory.split(",") if n):
+            (work / str(n)).mkdir()
+            write_items(work / str(n), n)
             judge = [*agora, "run", str(JUDGE_SCENARIO), "--model", model, "--limit", str(n)]
             judge += ["--out", str(work / f"judge-{n}")]
-            rows.append(measure(f"one judge, {n:,} items, 512 in flight", judge, server, env))
+            rows.append(
+                measure(
+                    f"one judge, {n:,} items, 512 in flight", judge, server, env | {"AGORA_DATA": str(work / str(n))}
+                )
+            )
             print(rows[-1].row(None), flush=True)
     finally:
         server.stop()

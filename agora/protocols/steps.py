@@ -124,7 +124,10 @@ class Steps:
             if not triggered:
                 return {k: state[k] for k in self.outputs if k in state}
             snapshot = dict(state)
-            updates = await asyncio.gather(*(self._call(name, snapshot) for name in triggered))
+            if len(triggered) == 1:  # most steps: one speaker; no task to spawn
+                updates = [await self._call(triggered[0], snapshot)]
+            else:
+                updates = await asyncio.gather(*(self._call(name, snapshot) for name in triggered))
             self._apply(state, list(zip(triggered, updates, strict=True)))
             triggered = await self._next(state, triggered, waiting)
         raise GraphRecursionError(f"{self.name}: more than {STEP_LIMIT} steps without reaching the end")
