@@ -9,11 +9,12 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, TypedDict
-
-from langgraph.graph import StateGraph
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypedDict
 
 from agora.types import Decision, Turn, Verdict
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
 
 
 class DebateState(TypedDict, total=False):
@@ -49,6 +50,8 @@ class Ruling(TypedDict, total=False):
 
 def seat_builder() -> StateGraph:
     """A builder for a judging-seat subgraph: reads a ``Case``, returns a ``Ruling``."""
+    from langgraph.graph import StateGraph  # imported here: langgraph takes over a second to import
+
     return StateGraph(DebateState, input_schema=Case, output_schema=Ruling)
 
 

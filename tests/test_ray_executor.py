@@ -233,6 +233,7 @@ def test_ray_at_an_address_gives_the_local_records(tmp_path: Path, fake_server: 
     expected, calls = local_run(path, tmp_path / "local", fake_server)
 
     args = ["run", str(path), "--executor", "ray", "--ray-address", ray_head, "--out", str(tmp_path / "ray")]
+    args.append("--fresh")  # the local run beside it is identical: without this, its records would be reused
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 0

@@ -83,3 +83,14 @@ def test_the_transport_is_chosen_by_name_or_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("AGORA_OPENAI_TRANSPORT", "curl")
     with pytest.raises(ConfigError, match=r"^AGORA_OPENAI_TRANSPORT: unknown transport 'curl' \(known: lean, sdk\)$"):
         OpenAIBackend("m", base_url="http://127.0.0.1:9/v1")
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth_not_in_the_url(fake_server: FakeServer) -> None:
+    lean = Lean("openai:fake", fake_server.url.replace("http://", "http://agent:s%40cret@"), "sk-none")
+    try:
+        reply = await lean.chat({"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, timeout=5)
+    finally:
+        await lean.aclose()
+    assert reply["choices"][0]["message"]["content"].startswith("Argument ")
+    assert lean.base_url == fake_server.url  # the credentials left the URL...
+    assert lean._headers["Authorization"] == "Basic YWdlbnQ6c0BjcmV0"  # ...for the header: base64 of agent:s@cret

@@ -13,12 +13,14 @@ proxy settings from its environment variables, for one); choose it with ``AGORA_
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib
 import json
 import os
 import resource
 from abc import ABC, abstractmethod
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from agora.backends.sdk_errors import retry_after, sdk_error, status_error
 from agora.errors import AgoraError, BackendTimeout, BackendUnavailable, ConfigError
@@ -98,6 +100,11 @@ class Lean(Transport):
         for variable, header in (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project")):
             if os.environ.get(variable):
                 self._headers[header] = os.environ[variable]
+        url = urlsplit(self.base_url)
+        if url.username is not None or url.password is not None:  # http://user:password@host/v1: basic auth, as httpx
+            pair = f"{unquote(url.username or '')}:{unquote(url.password or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            self.base_url = urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
 
     def _open(self) -> Any:
         import aiohttp

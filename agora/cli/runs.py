@@ -39,8 +39,16 @@ def run(
     allow_import: Annotated[
         bool, typer.Option("--allow-import", help="Let the scenario import Python objects (langchain: model specs).")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Execute every task even when a finished identical run could be reused."),
+    ] = False,
 ) -> int:
-    """Run a scenario into a run directory; exit 1 when some tasks failed."""
+    """Run a scenario into a run directory; exit 1 when some tasks failed.
+
+    When a finished identical run lies beside the new one (same scenario, data, options, versions and commit), its
+    records are copied instead: no model call.
+    """
     from agora.runner.run import Options, Run
 
     check_out(out_dir, "directory")
@@ -51,7 +59,7 @@ def run(
             "run it with --allow-import if you trust the file like code"
         )
     options = Options(model, limit, seed, concurrency, executor, ray_address)
-    return _execute(Run.create(study, options, out_dir, scenario))
+    return _execute(Run.create(study, options, out_dir, scenario), reuse=not fresh)
 
 
 def resume(
@@ -106,9 +114,9 @@ def _load(path: Path) -> Scenario:
     return study
 
 
-def _execute(the_run: Run) -> int:
-    """Run under a progress bar, print the results; on Ctrl-C (exit 130), SIGTERM (143) or a full disk, say how to
-    resume."""
+def _execute(the_run: Run, reuse: bool = False) -> int:
+    """Run under a progress bar (or, with ``reuse``, copy the records of a finished identical run), print the results;
+    on Ctrl-C (exit 130), SIGTERM (143) or a full disk, say how to resume."""
     import time
 
     from agora.runner.progress import Terminated, execute, report_end
@@ -118,7 +126,7 @@ def _execute(the_run: Run) -> int:
     start = time.perf_counter()
     out.print(f"run directory: {the_run.directory}")
     try:
-        tally = execute(the_run, out)
+        tally = the_run.tally if reuse and _reused(the_run) else execute(the_run, out)
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         out.print(f"{'terminated' if terminated else 'interrupted'}; finish it with: agora resume {the_run.directory}")
@@ -130,3 +138,16 @@ def _execute(the_run: Run) -> int:
     report_end(the_run, tally, out, time.perf_counter() - start)
     the_run.close()
     return 1 if tally.errors else 0
+
+
+def _reused(the_run: Run) -> bool:
+    """Whether the records of a finished identical run were copied into ``the_run``, saying so."""
+    from agora.runner.reuse import reuse
+
+    source = reuse(the_run)
+    if source is None:
+        return False
+    console().print(
+        f"reused {the_run.tally.skipped:,} records of {source} (finished identical run): no model call", markup=False
+    )
+    return True

@@ -1,4 +1,4 @@
-"""What a run records about itself so that it can be reproduced: versions, git sha, model file hashes."""
+"""What a run records about itself so that it can be reproduced: versions, git sha, model and data file hashes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agora.paths import REPO_DIR
+
+if TYPE_CHECKING:
+    from agora.scenarios import Scenario
 
 PACKAGES = ("agora", "langgraph", "langchain-core", "pydantic", "openai", "anthropic", "llama-cpp-python", "ray")
 
@@ -55,6 +59,32 @@ def model_hash(spec: str) -> str | None:
     path = local_model(rest)
     if not isinstance(path, Path):
         return path.sha256
+    return _file_hash(path)
+
+
+def data_digest(scenario: Scenario) -> str | None:
+    """The sha256 over the files ``scenario`` reads besides itself, each by path and contents: its data sources and
+    its judges' persona and rubric files; ``None`` when one cannot be read."""
+    from agora.personas import available_personas
+
+    personas = available_personas()
+    paths = [source.path for source in scenario.data]
+    for judge in scenario.judges:
+        if judge.persona is not None:
+            paths.append(personas.get(judge.persona, Path(judge.persona)))
+        if judge.rubric is not None:
+            paths.append(Path(judge.rubric))
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            digest.update(f"{path.resolve()}\0{_file_hash(path)}\n".encode())
+        except OSError:
+            return None
+    return digest.hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    """The sha256 of the file at ``path``."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):

@@ -32,7 +32,6 @@ from agora.runner.cache import ResponseCache
 from agora.runner.options import Executor, Options
 from agora.runner.record import Record, task_key
 from agora.runner.store import NoSpace, RunStore, no_space, storage_error
-from agora.runner.study import Study
 from agora.scenarios import Scenario, load_scenario
 
 log = get_logger("agora.runner")
@@ -146,6 +145,7 @@ class Run:
             versions=manifest.versions(),
             git=manifest.git_sha(),
             models=redact_data({spec: manifest.model_hash(spec) for spec in sorted(specs)}),
+            data_digest=manifest.data_digest(scenario),
             command=redact_data(manifest.command()),
             created=datetime.now(timezone.utc).isoformat(),
             status="running",
@@ -218,6 +218,8 @@ class Run:
             from agora.runner.ray import RayPool
 
             return RayPool(self.scenario, self.options, cache.path)
+        from agora.runner.study import Study  # imported here: it brings LangGraph, which a reused run does without
+
         return Study(self.scenario, model=self.options.model, seed=self.options.seed, cache=cache)
 
     async def _schedule(self, run_task: RunTask, concurrency: int, on_record: Callable[[Record, Tally], None]) -> None:

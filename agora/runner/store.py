@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS malformed (source TEXT PRIMARY KEY, reason TEXT NOT N
 CREATE TABLE IF NOT EXISTS fits (name TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 TABLES = dict(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) ([^;]*);", SCHEMA))
+COPIED = {
+    "items": ("id, body", "rowid"),
+    "malformed": ("source, reason", "rowid"),
+    "records": ("key, item, protocol, status, body", "seq"),
+    "fits": ("name, body", "rowid"),
+}
+"""What ``copy_from`` takes of another store: table → (columns, order)."""
 
 
 class NoSpace(ExecutionError):
@@ -262,6 +269,24 @@ class RunStore:
             except (ValueError, KeyError, TypeError) as exc:
                 raise ConfigError(f"{self.path}: fit {name!r} cannot be read: {exc!r}") from None
         return fitted
+
+    # -- the results of another run (agora.runner.reuse)
+    def copy_from(self, other: RunStore) -> None:
+        """Copy the items, malformed rows, records (in their order, bodies unchanged) and fits of ``other`` into this
+        store, in one transaction: all of them or, on a failure, none."""
+        with self._guard(writing=True), self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for table, (columns, order) in COPIED.items():
+                marks = ", ".join("?" * len(columns.split(", ")))
+                self._db.executemany(
+                    f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                    other._rows(f"SELECT {columns} FROM {table} ORDER BY {order}"),
+                )
+
+    def _rows(self, query: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query``, streamed; a failure to read them names this store."""
+        with self._guard():
+            yield from self._db.execute(query)
 
     def export(self) -> Path:
         """Write every record to ``results.jsonl`` beside the store (replacing it atomically); where the run's jury
