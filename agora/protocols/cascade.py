@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.graph import END, START
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.constants import END, START
 
 from agora.errors import ConfigError
 from agora.protocols.jury import Jury
 from agora.protocols.nodes import Node
 from agora.state import DebateState, Decider, View, seat_builder
 from agora.types import Decision
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,19 @@ Open consultancy lets the consultant choose the side it argues.
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from typing import TYPE_CHECKING
+
+from langgraph.constants import END, START
 
 from agora.agents.consultant import Consultant
 from agora.errors import ConfigError
 from agora.protocols.nodes import add_loop, open_sides, question_node, seeded_sides, sides_node, speaker_node
 from agora.protocols.stage import JudgeSeat, add_judge
 from agora.state import DebateState
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
 
 
 def consultancy(
@@ -43,6 +47,8 @@ def consultancy(
         raise ConfigError(f"consultancy: judge {type(judge).__name__} cannot ask questions; set judge_questions=False")
 
     assign = open_sides([agent]) if open else seeded_sides([agent.name], seed)
+
+    from langgraph.graph import StateGraph
 
     builder = StateGraph(DebateState)
     builder.add_node("sides", sides_node(assign))

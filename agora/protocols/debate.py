@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.constants import END, START
 
 from agora.agents.debater import Debater
 from agora.errors import ConfigError
@@ -18,6 +17,10 @@ from agora.protocols.nodes import add_loop, fixed_sides, join, open_sides, sides
 from agora.protocols.stage import JudgeSeat, add_judge
 from agora.state import DebateState
 from agora.transcript import LABELS
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
 
 
 def debaters_from(debaters: Sequence[Debater | str]) -> list[Debater]:
@@ -53,6 +56,8 @@ def debate(
         raise ConfigError(f"debate: rounds must be at least 1, got {rounds}")
 
     assign = open_sides(agents) if open else fixed_sides(names)
+
+    from langgraph.graph import StateGraph
 
     builder = StateGraph(DebateState)
     builder.add_node("sides", sides_node(assign))

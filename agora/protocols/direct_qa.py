@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from typing import TYPE_CHECKING
+
+from langgraph.constants import END, START
 
 from agora.protocols.stage import JudgeSeat, add_judge
 from agora.state import DebateState
 
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
+
 
 def direct_qa(judge: JudgeSeat, *, oracle: bool = False, checkpointer: Checkpointer = None) -> CompiledStateGraph:
     """START → judge → END. With ``oracle`` the judge reads the evidence."""
+    from langgraph.graph import StateGraph
+
     builder = StateGraph(DebateState)
     add_judge(builder, judge, sees_evidence=oracle)
     builder.add_edge(START, "judge")

@@ -6,12 +6,9 @@ A jury takes the judge's seat in any protocol, and doubles as a critic for a use
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from langchain_core.runnables import Runnable, RunnableLambda
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.constants import END, START
 from pydantic import BaseModel
 
 from agora.agents.juror import Juror
@@ -22,6 +19,12 @@ from agora.errors import ConfigError
 from agora.protocols.nodes import aggregate_node, judge_node
 from agora.state import DebateState, Decider, View, seat_builder, view
 from agora.types import Decision, Verdict
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+    from langgraph.graph import StateGraph
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
 
 ACCEPT = "Accept: the output correctly and fully completes the task."
 REJECT = "Reject: the output is wrong, incomplete or does not follow the task."
@@ -171,6 +174,8 @@ class Jury:
 
     def critic(self, checkpointer: Checkpointer = None) -> CompiledStateGraph:
         """The jury as a critic subgraph: ``{"task", "output"}`` in, ``{"critique": Critique}`` out."""
+        from langgraph.graph import StateGraph
+
         builder = StateGraph(CriticState)
 
         async def frame(state: CriticState) -> dict[str, Any]:
@@ -202,4 +207,6 @@ class Jury:
 
     def runnable(self) -> Runnable[dict[str, str], Critique]:
         """The critic as a LangChain Runnable: ``{"task": ..., "output": ...}`` → ``Critique``."""
+        from langchain_core.runnables import RunnableLambda
+
         return self.critic() | RunnableLambda(lambda state: state["critique"])

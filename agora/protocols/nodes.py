@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-
-from langgraph.graph import StateGraph
+from typing import TYPE_CHECKING, Any
 
 from agora.agents.debater import Debater
 from agora.aggregation.thresholds import Thresholds, decide, fill
@@ -17,6 +15,9 @@ from agora.errors import ConfigError
 from agora.quotes import extract_quotes
 from agora.state import DebateState, Decider, view
 from agora.types import Turn, Verdict
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
 
 # An async function DebateState -> state update. Typed Any: LangGraph's add_node overloads reject a precise Callable.
 Node = Any

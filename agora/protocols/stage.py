@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from langgraph.graph import StateGraph
+from typing import TYPE_CHECKING, Any
 
 from agora.protocols.cascade import Cascade
 from agora.protocols.jury import Jury
 from agora.protocols.nodes import Decider, judge_node
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
 
 JudgeSeat = Decider | Jury | Cascade
 
