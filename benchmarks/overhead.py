@@ -11,8 +11,10 @@ once that ask for a JSON verdict; ``--in-flight`` items at a time. The clients:
 - ``sdk-default``: the official ``openai`` SDK with its default transport (the loop most users write);
 - ``sdk-aiohttp``: the same SDK with its aiohttp transport (``DefaultAioHttpClient``);
 - ``lean``: one aiohttp session posting raw JSON;
-- ``agora run benchmarks/overhead.yaml``, then the same run again into a new directory (every reply is in the
-  shared response cache by then, so the second run makes no model call);
+- ``agora run benchmarks/overhead.yaml``; the same run again into a new directory (a finished identical run lies
+  beside it, so its records are reused); and again with ``--fresh`` (executed, every reply from the response cache);
+- with ``--executor ray``, ``agora run --executor ray --fresh`` on a local Ray cluster (its CPU is in the Ray
+  workers, which are not the command's children: only its wall time compares);
 - memory: ``agora run benchmarks/overhead-judge.yaml`` (one judge an item, 512 in flight) at 2,000 and at 20,000
   items: peak RSS of each, to show that it does not grow with the items.
 
@@ -235,13 +237,27 @@ def main() -> None:
                 print(rows[-1].row(rows[0]), flush=True)
         run = [*agora, "run", str(SCENARIO), "--model", model, "--limit", str(args.items)]
         run += ["--concurrency", str(args.in_flight)]
-        for executor in ("local", "ray") if args.executor == "ray" else ("local",):
-            first, again = work / f"run-{executor}", work / f"again-{executor}"
-            shared = {**env, "AGORA_CACHE_DIR": str(work / f"cache-{executor}")}  # one response cache for the two
-            baseline = None if args.skip_loops else rows[0]
-            for name, out in ((f"agora run ({executor})", first), (f"agora run again, cached ({executor})", again)):
-                rows.append(measure(name, [*run, "--executor", executor, "--out", str(out)], server, shared))
-                print(rows[-1].row(baseline), f"errors: {errors_in(out)}", flush=True)
+        baseline = None if args.skip_loops else rows[0]
+        cached = {**env, "AGORA_CACHE_DIR": str(work / "cache")}  # one response cache for the local runs
+        local = (
+            ("agora run", "run", []),
+            ("agora run again (a finished identical run: its records reused)", "again", []),
+            ("agora run --fresh again (every reply from the response cache)", "fresh", ["--fresh"]),
+        )
+        for name, out, extra in local:
+            rows.append(measure(name, [*run, *extra, "--out", str(work / out)], server, cached))
+            print(rows[-1].row(baseline), f"errors: {errors_in(work / out)}", flush=True)
+        if args.executor == "ray":  # a cache of its own, and --fresh: the local run beside it would be reused
+            ray = [*run, "--executor", "ray", "--fresh", "--out", str(work / "ray")]
+            rows.append(
+                measure(
+                    "agora run --executor ray (local cluster)",
+                    ray,
+                    server,
+                    {**env, "AGORA_CACHE_DIR": str(work / "cache-ray")},
+                )
+            )
+            print(rows[-1].row(baseline), f"errors: {errors_in(work / 'ray')}", flush=True)
         start = measure("start-up", [sys.executable, "-c", "import agora.cli.runs, agora.runner.run"], server)
         print(f"start-up (importing what agora run imports): {start.wall:.2f} s, {start.cpu:.2f} s CPU", flush=True)
         for n in (int(n) for n in args.memory.split(",") if n):
