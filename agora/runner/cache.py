@@ -1,11 +1,14 @@
 """The response cache: completions in SQLite, keyed by model, messages, settings, seed and output schema.
 
 A rerun of a finished scenario is served from here without a model call, and a resumed run re-bills no call
-that completed before the crash: each completion is committed as soon as it arrives.
+that completed before the crash: each completion is committed in the turn of the event loop in which it arrived,
+together with the others that arrived in that turn (one transaction, not one each: at hundreds of calls in flight,
+a turn brings dozens). Until then it is served from the batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
@@ -16,7 +19,10 @@ from pathlib import Path
 
 from agora import meter
 from agora.backends.base import Backend, Wrapper
+from agora.log import get_logger
 from agora.types import Completion, Message, OutputSchema, Settings
+
+log = get_logger("agora.cache")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -37,6 +43,8 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(SCHEMA)
+        self._batch: dict[str, tuple[str, str]] = {}
+        self._failure: sqlite3.Error | None = None
 
     @staticmethod
     def key(model: str, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None) -> str:
@@ -56,22 +64,64 @@ class ResponseCache:
 
     def get(self, key: str) -> Completion | None:
         """The completion stored under ``key``, if any."""
+        self._raise_failure()
+        if key in self._batch:
+            return Completion.model_validate_json(self._batch[key][1])
         row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         return Completion.model_validate_json(row[0]) if row else None
 
     def put(self, key: str, completion: Completion) -> None:
-        """Store ``completion`` under ``key`` (committed at once)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)",
-            (key, completion.model, completion.model_dump_json()),
-        )
+        """Store ``completion`` under ``key``: committed at the end of this turn of the event loop (at once outside
+        one)."""
+        self._raise_failure()
+        if not self._batch:
+            try:
+                asyncio.get_running_loop().call_soon(self._commit_in_turn)
+            except RuntimeError:  # no event loop running: nothing else will come in this turn
+                self._batch[key] = (completion.model, completion.model_dump_json())
+                self.commit()
+                return
+        self._batch[key] = (completion.model, completion.model_dump_json())
+
+    def commit(self) -> None:
+        """Commit the completions stored since the last commit, in one transaction."""
+        if not self._batch:
+            return
+        rows = [(key, model, body) for key, (model, body) in self._batch.items()]
+        self._batch.clear()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _commit_in_turn(self) -> None:
+        """The end-of-turn commit; its failure (a full disk) is raised by the next ``get`` or ``put``, in a task."""
+        try:
+            self.commit()
+        except sqlite3.Error as exc:
+            self._failure = exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Commit what is left, then close the database; a commit that fails now is logged (the run's records are in
+        its store already: only a later rerun would call those models again)."""
+        try:
+            self.commit()
+            self._raise_failure()
+        except sqlite3.Error as exc:
+            log.warning("cache.not_committed", path=str(self.path), error=str(exc))
+        finally:
+            self._db.close()
 
 
 def _content(settings: Settings) -> dict[str, object]:

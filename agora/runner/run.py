@@ -191,6 +191,7 @@ class Run:
         status = "interrupted"
         try:
             await self._schedule(executor.run, self.options.concurrency or self.scenario.concurrency, on_record)
+            cache.commit()
             fit_after_run(self.store, self.scenario.jury)
             status = "finished"
         except Exception as exc:
