@@ -9,10 +9,16 @@ import os
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-"""The checkout the package sits in (``personas/`` and ``scenarios/`` beside ``agora/``)."""
+"""The checkout the package sits in, when it is one (its ``.git`` names the commit a run records)."""
 
-PERSONAS_DIR = REPO_DIR / "personas"
-SCENARIOS_DIR = REPO_DIR / "scenarios"
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+"""What ships inside the package besides its data: ``personas``, ``scenarios``, ``graphs`` and ``rubrics``. In a
+checkout these are links to the directories of those names at its top; a wheel holds copies."""
+
+PERSONAS_DIR = (BUNDLED_DIR / "personas").resolve()
+SCENARIOS_DIR = (BUNDLED_DIR / "scenarios").resolve()
+GRAPHS_DIR = (BUNDLED_DIR / "graphs").resolve()
+RUBRICS_DIR = (BUNDLED_DIR / "rubrics").resolve()
 
 
 PACKAGED_DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -28,6 +34,16 @@ def persona_dirs() -> list[Path]:
     """Where personas are looked up, in order: ``$AGORA_PERSONAS`` (``:``-separated), ``./personas``, the bundled."""
     extra = [Path(p) for p in os.environ.get("AGORA_PERSONAS", "").split(os.pathsep) if p]
     return [*extra, Path.cwd() / "personas", PERSONAS_DIR]
+
+
+def scenario_path(value: str | Path) -> Path:
+    """A scenario argument: a file that exists, else the name of a bundled scenario (``covid-debate``), else the path
+    as given (whose reading then fails naming it)."""
+    path = Path(value)
+    bundled = SCENARIOS_DIR / f"{path.name}.yaml"
+    if path.exists() or path.suffix or path.name != str(value) or not bundled.is_file():
+        return path
+    return bundled
 
 
 def cache_dir() -> Path:

@@ -121,3 +121,15 @@ def test_the_wheel_carries_the_data(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("agora-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"agora/data/{name}" for name in ("covid_claims.jsonl", "covid_claims.LICENSE", "README.md")} <= names
+
+
+def test_a_scenario_argument_is_a_path_or_a_bundled_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agora.paths import scenario_path
+
+    monkeypatch.chdir(tmp_path)
+    assert scenario_path("covid-debate") == SCENARIOS_DIR / "covid-debate.yaml"
+    assert SCENARIOS_DIR == Path(__file__).resolve().parents[1] / "scenarios"  # in a checkout: its scenarios/
+    (tmp_path / "covid-debate").write_text("name: mine\n")
+    assert scenario_path("covid-debate") == Path("covid-debate")  # a file of that name wins
+    assert scenario_path("no-such-scenario") == Path("no-such-scenario")  # reading it then fails, naming it
+    assert scenario_path("sub/truthfulqa-jury") == Path("sub/truthfulqa-jury")  # a path is never a name

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 def run(
-    scenario: Annotated[Path, typer.Argument(help="A scenario YAML file.")],
+    scenario: Annotated[
+        Path, typer.Argument(help="A scenario YAML file, or a bundled scenario's name (covid-debate).")
+    ],
     model: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -49,8 +51,10 @@ def run(
     When a finished identical run lies beside the new one (same scenario, data, options, versions and commit), its
     records are copied instead: no model call.
     """
+    from agora.paths import scenario_path
     from agora.runner.run import Options, Run
 
+    scenario = scenario_path(scenario)
     check_out(out_dir, "directory")
     study = _load(scenario)
     if study.imports() and not allow_import:
@@ -84,9 +88,9 @@ def scenarios(
     """List and validate scenarios, with the Python objects each imports; exit 2 when one is invalid."""
     from rich.table import Column, Table
 
-    from agora.paths import SCENARIOS_DIR
+    from agora.paths import SCENARIOS_DIR, scenario_path
 
-    paths = files or sorted(SCENARIOS_DIR.glob("*.yaml"))
+    paths = [scenario_path(f) for f in files] if files else sorted(SCENARIOS_DIR.glob("*.yaml"))
     rows: list[tuple[str, ...]] = []
     for path, found in each_valid(paths, _load):
         if found is None:
