@@ -4,7 +4,8 @@
 
 Each installed catalogue model judges the same pairs (best answer vs best incorrect answer, order
 shuffled with a fixed seed), in-process through llama.cpp with schema-constrained output. Ratios are
-against SmolLM2-135M measured in the same run. Reads ../shared/data/truthfulqa.csv.
+against SmolLM2-135M measured in the same run. Reads truthfulqa.csv from the data that ships with agora
+(or ``$AGORA_DATA``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import csv
 import random
 import statistics
 import time
-from pathlib import Path
 
 from agora.agents.judge import Judge
 from agora.backends import resolve_model
 from agora.errors import VerdictParseError
+from agora.paths import data_dir
 from agora.types import Settings
 from agora.weights import CATALOGUE
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "truthfulqa.csv"
+DATA = data_dir() / "truthfulqa.csv"
 BASELINE = "smollm2-135m"
 
 
