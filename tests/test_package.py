@@ -128,7 +128,7 @@ def test_a_scenario_argument_is_a_path_or_a_bundled_name(tmp_path: Path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     assert scenario_path("covid-debate") == SCENARIOS_DIR / "covid-debate.yaml"
-    assert SCENARIOS_DIR == Path(__file__).resolve().parents[1] / "scenarios"  # in a checkout: its scenarios/
+    assert Path(__file__).resolve().parents[1] / "scenarios" == SCENARIOS_DIR  # in a checkout: its scenarios/
     (tmp_path / "covid-debate").write_text("name: mine\n")
     assert scenario_path("covid-debate") == Path("covid-debate")  # a file of that name wins
     assert scenario_path("no-such-scenario") == Path("no-such-scenario")  # reading it then fails, naming it
