@@ -9,7 +9,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+from typing_extensions import TypedDict  # pydantic reads the JSON schema of typing's TypedDict only on 3.12+
 
 from agora.types import Decision, Turn, Verdict
 

@@ -215,3 +215,8 @@ class Decision(BaseModel):
     dissent: list[str] = Field(default_factory=list, description="reasoning of jurors who voted against the outcome")
     flags: list[str] = Field(default_factory=list)
     stage: int | None = Field(default=None, ge=1, description="the 1-based cascade stage that decided; None outside")
+
+
+PERSISTED: tuple[type[BaseModel], ...] = (Quote, Turn, Usage, Verdict, Decision)
+"""The types graph state holds: a checkpointer under strict deserialization must be allowed to load each
+(``agora.checkpoint``)."""

@@ -158,6 +158,28 @@ def test_models_says_what_is_usable_and_why() -> None:
     assert SECRET not in result.stdout
 
 
+def test_models_prints_the_install_hint_extra_literally(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agora.cli import main
+    from agora.cli.common import console
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a)
+    )
+    monkeypatch.setenv("COLUMNS", "200")
+    console.cache_clear()  # a console of the test's width, printing to the captured stdout
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["models"])
+    finally:
+        console.cache_clear()
+    assert exited.value.code == 0
+    local = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("│ local "))
+    assert "llama-cpp-python is not installed: pip install 'agora[local]'" in local
+
+
 EVIDENCE = "The 2021 trial enrolled 4,000 adults. Masks reduced household transmission by 30 percent."
 
 
@@ -252,6 +274,15 @@ def test_jury_json_applies_rule_thresholds_and_checks(tmp_path: Path) -> None:
     assert payload["votes"] == [0.0, 3.0] and payload["outcome"] == "inconclusive"
     assert "master-key:1" in payload["flags"] and payload["answer"] is None
     assert [v["judge"] for v in payload["verdicts"]] == ["juror_1", "juror_2", "juror_3"]
+
+
+def test_jury_table_prints_bracketed_reasoning_literally(tmp_path: Path) -> None:
+    replies = tmp_path / "replies.json"
+    reasoning = "Run pip install 'agora[local]' [citation needed]"
+    replies.write_text(json.dumps([json.dumps({"reasoning": reasoning, "answer": "A", "confidence": 80})]))
+    result = agora("jury", "--model", f"scripted:{replies}", "--jurors", "1", *QUESTION)
+    assert result.returncode == 0, result.stderr
+    assert reasoning in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""What is available here: ``models`` (backends and local models) and ``personas``."""
+"""What is available here: ``models`` (backends and local models) and ``personas``.
+
+Every cell is plain text, never rich markup, so an install hint's extra (``'agora[local]'``) prints as written.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from agora.cli.common import console
 def models() -> None:
     """List the backends, whether each is usable here, and why not."""
     from rich.table import Table
+    from rich.text import Text
 
     from agora.backends import BACKENDS
     from agora.redaction import redact
@@ -23,22 +27,25 @@ def models() -> None:
     }
     for kind, cls in BACKENDS.items():
         status = cls.availability()
-        table.add_row(kind, "yes" if status.usable else "no", redact(status.reason), examples.get(kind, ""))
+        usable = "yes" if status.usable else "no"
+        table.add_row(*map(Text, (kind, usable, redact(status.reason), examples.get(kind, ""))))
     console().print(table)
     local = Table("local model", "installed", "size", "extra")
     for model in CATALOGUE.values():
         name = model.name + (" (default)" if model.name == DEFAULT_MODEL else "")
-        local.add_row(name, "yes" if not model.missing_parts() else "no", f"{model.size / 1e6:.0f} MB", model.extra)
+        installed = "yes" if not model.missing_parts() else "no"
+        local.add_row(*map(Text, (name, installed, f"{model.size / 1e6:.0f} MB", model.extra)))
     console().print(local)
 
 
 def personas() -> None:
     """List the personas found (bundled, ./personas and $AGORA_PERSONAS)."""
     from rich.table import Table
+    from rich.text import Text
 
     from agora.personas import available_personas, load_persona
 
     table = Table("persona", "description", "file")
     for name, path in sorted(available_personas().items()):
-        table.add_row(name, load_persona(name).description, str(path))
+        table.add_row(*map(Text, (name, load_persona(name).description, str(path))))
     console().print(table)

@@ -235,6 +235,7 @@ def jury(
     flags give (checklist jurors share one checklist).
     """
     from rich.table import Table
+    from rich.text import Text
 
     from agora.agents.juror import Juror, juror_seed
     from agora.aggregation.checks import live_check
@@ -291,7 +292,7 @@ def jury(
     table = Table("juror", "choice", "confidence", "reasoning")
     for v in state["verdicts"]:
         shown = "abstained" if v.choice is None else label(v.choice)
-        table.add_row(v.judge, shown, f"{v.confidence:g}", v.error or v.reasoning)
+        table.add_row(v.judge, shown, f"{v.confidence:g}", Text(v.error or v.reasoning))  # plain: '[local]' stays
     out.print(table)
     outcome = decision.outcome if decision.outcome == "inconclusive" else label(int(decision.outcome))
     out.print(f"[bold]decision[/bold]  {outcome}  votes {decision.votes}  rule {decision.rule}")
