@@ -34,6 +34,7 @@ COMMANDS = [
     ("graph",),
     ("graph", "validate"),
     ("graph", "draw"),
+    ("graph", "run"),
 ]
 
 # Runs in a subprocess: every command's help through ``agora.cli.main``, as JSON {command: text}.

@@ -234,15 +234,11 @@ def jury(
     Each juror samples with its own seed, derived from --seed and its name, and judges by the judging method the
     flags give (checklist jurors share one checklist).
     """
-    from rich.table import Table
-    from rich.text import Text
-
     from agora.agents.juror import Juror, juror_seed
     from agora.aggregation.checks import live_check
     from agora.aggregation.thresholds import Thresholds
     from agora.methods import form_of
     from agora.protocols import Jury, direct_qa
-    from agora.transcript import label
     from agora.types import Settings
 
     check_answers(answer)
@@ -279,27 +275,11 @@ def jury(
         return dict(await direct_qa(panel).ainvoke(_case(question, answer, reference)))
 
     state = with_backends(base_url, work)
-    decision = state["decision"]
     if as_json:
-        payload = {
-            **decision.model_dump(mode="json"),
-            "answer": answer[decision.outcome] if isinstance(decision.outcome, int) else None,
-            "verdicts": [v.model_dump(mode="json") for v in state["verdicts"]],
-        }
+        payload = {**decision_json(state), "verdicts": [v.model_dump(mode="json") for v in state["verdicts"]]}
         print(json.dumps(payload, indent=2))
         return
-    out = console()
-    table = Table("juror", "choice", "confidence", "reasoning")
-    for v in state["verdicts"]:
-        shown = "abstained" if v.choice is None else label(v.choice)
-        table.add_row(v.judge, shown, f"{v.confidence:g}", Text(v.error or v.reasoning))  # plain: '[local]' stays
-    out.print(table)
-    outcome = decision.outcome if decision.outcome == "inconclusive" else label(int(decision.outcome))
-    out.print(f"[bold]decision[/bold]  {outcome}  votes {decision.votes}  rule {decision.rule}")
-    if decision.abstained:
-        out.print(f"[bold]abstained[/bold] {', '.join(decision.abstained)}")
-    if decision.flags:
-        out.print(f"[bold]flags[/bold]     {', '.join(decision.flags)}")
+    print_decision(state)
 
 
 def probe(
@@ -391,30 +371,59 @@ def _check_rule(name: str, weights: list[float]) -> None:
 
 
 def _print_result(state: dict[str, Any], as_json: bool, *, transcript: bool) -> None:
-    from rich.markup import escape
-
-    from agora.transcript import label, render_turn
-
-    answers: list[str] = state["answers"]
-    verdict: Verdict = state["verdicts"][-1]
-    chosen = None if verdict.choice is None else answers[verdict.choice]
+    """The last verdict (after the transcript when ``transcript``): printed, or as one JSON object."""
     if as_json:
-        payload: dict[str, Any] = {**verdict.model_dump(mode="json"), "answer": chosen}
+        payload = verdict_json(state, state["verdicts"][-1])
         if transcript:
-            payload = {
-                "question": state["question"],
-                "answers": answers,
-                "sides": state.get("sides", {}),
-                "transcript": [t.model_dump(mode="json") for t in state.get("transcript", [])],
-                "verdict": payload,
-            }
+            payload = {**case_json(state), "verdict": payload}
         print(json.dumps(payload, indent=2))
         return
+    if transcript:
+        print_transcript(state)
+    print_verdict(state, state["verdicts"][-1])
+
+
+def case_json(state: dict[str, Any]) -> dict[str, Any]:
+    """The question, answers, sides and transcript of a finished graph's ``state``, for ``--json``."""
+    return {
+        "question": state["question"],
+        "answers": state["answers"],
+        "sides": state.get("sides", {}),
+        "transcript": [t.model_dump(mode="json") for t in state.get("transcript", [])],
+    }
+
+
+def verdict_json(state: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
+    """``verdict`` with the text of the answer it chose, for ``--json``."""
+    chosen = None if verdict.choice is None else state["answers"][verdict.choice]
+    return {**verdict.model_dump(mode="json"), "answer": chosen}
+
+
+def decision_json(state: dict[str, Any]) -> dict[str, Any]:
+    """The jury's decision in ``state`` with the text of the winning answer, for ``--json``."""
+    decision = state["decision"]
+    chosen = state["answers"][decision.outcome] if isinstance(decision.outcome, int) else None
+    return {**decision.model_dump(mode="json"), "answer": chosen}
+
+
+def print_transcript(state: dict[str, Any]) -> None:
+    """Each turn of the transcript, fenced as the judges read it."""
+    from agora.transcript import render_turn
+
     out = console()
-    for turn in state.get("transcript", []) if transcript else []:
+    for turn in state.get("transcript", []):
         out.print(render_turn(turn), markup=False)
         out.print()
-    shown = "abstained" if verdict.choice is None else f"{label(verdict.choice)}: {chosen}"
+
+
+def print_verdict(state: dict[str, Any], verdict: Verdict) -> None:
+    """One judge's verdict: choice, confidence, reasoning, and the model, tokens and attempts behind it."""
+    from rich.markup import escape
+
+    from agora.transcript import label
+
+    out = console()
+    shown = "abstained" if verdict.choice is None else f"{label(verdict.choice)}: {state['answers'][verdict.choice]}"
     out.print(f"[bold]choice[/bold]      {shown}")
     out.print(f"[bold]confidence[/bold]  {verdict.confidence:g}")
     out.print(f"[bold]reasoning[/bold]   {escape(verdict.reasoning)}")
@@ -422,3 +431,25 @@ def _print_result(state: dict[str, Any], as_json: bool, *, transcript: bool) -> 
         f"[dim]{verdict.model} · {verdict.usage.prompt_tokens}+{verdict.usage.completion_tokens} tokens · "
         f"{verdict.attempts} attempt(s)[/dim]"
     )
+
+
+def print_decision(state: dict[str, Any]) -> None:
+    """A jury's verdicts as a table, then its decision, abstentions and flags."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from agora.transcript import label
+
+    decision = state["decision"]
+    out = console()
+    table = Table("juror", "choice", "confidence", "reasoning")
+    for v in state["verdicts"]:
+        shown = "abstained" if v.choice is None else label(v.choice)
+        table.add_row(v.judge, shown, f"{v.confidence:g}", Text(v.error or v.reasoning))  # plain: '[local]' stays
+    out.print(table)
+    outcome = decision.outcome if decision.outcome == "inconclusive" else label(int(decision.outcome))
+    out.print(f"[bold]decision[/bold]  {outcome}  votes {decision.votes}  rule {decision.rule}")
+    if decision.abstained:
+        out.print(f"[bold]abstained[/bold] {', '.join(decision.abstained)}")
+    if decision.flags:
+        out.print(f"[bold]flags[/bold]     {', '.join(decision.flags)}")
