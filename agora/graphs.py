@@ -34,6 +34,11 @@ Roles and their options (agents are named after their node id):
 - ``round_end``: waits for every branch of a parallel round (a join).
 - ``subgraph``: ``graph: {rounds, nodes, edges}`` compiled on its own and run as one node, as a ``Jury`` in
   the judge's seat is.
+- ``prosecution``, ``defence``, ``witness``, ``clerk``: a trial (``agora.protocols.courtroom``). The advocates are
+  speakers (``model``; ``sees_evidence``, default false), the witnesses read the evidence (``model``). The clerk
+  keeps the docket: its loop edge ``{from: clerk, loop: [prosecution, defence, witness_1...], exit: judge}`` sends
+  each turn to the next speaker (openings, ``rounds`` questions per advocate per witness, closings), and every
+  speaker's edge leads back to it.
 
 An edge is ``[source, target]``. Several edges from one node run their targets in parallel, and so does one edge
 to a list, ``[sides, [debater_a, debater_b]]``; ``[[debater_a, debater_b], round_end]`` joins parallel branches
@@ -51,7 +56,9 @@ Validation rules, each failure one ``ConfigError`` line naming the file and the 
 - no orphan: every node reachable from START and able to reach END;
 - ``rounds`` >= 1 when an edge loops, and no ``rounds`` when none does;
 - one ``sides`` node exactly when there are speakers, jurors for an ``aggregate``, a speaker after a
-  ``judge_question``.
+  ``judge_question``;
+- a trial's nodes exactly when there is one clerk, which loops to one prosecution, one defence and at least one
+  witness.
 
 A subgraph's errors are prefixed with ``subgraph '<id>':``.
 """
@@ -83,12 +90,14 @@ from agora.agents.consultant import Consultant
 from agora.agents.debater import Debater
 from agora.agents.judge import Judge
 from agora.agents.juror import Juror
+from agora.agents.witness import Witness
 from agora.aggregation.voting import seat_rule, takes_weights
 from agora.backends import Backend, resolve_model
 from agora.backends.scripted import ScriptedBackend
 from agora.config_file import read_mapping, validate
 from agora.errors import ConfigError
 from agora.personas import load_persona
+from agora.protocols.courtroom import Advocate, Step, add_docket, advocate_node, docket, witness_node
 from agora.protocols.nodes import (
     Assign,
     add_loop,
@@ -118,9 +127,14 @@ ROLES: dict[str, frozenset[str]] = {
     "aggregate": frozenset({"rule"}),
     "round_end": frozenset(),
     "subgraph": frozenset({"graph"}),
+    "prosecution": frozenset({"model", "sees_evidence"}),
+    "defence": frozenset({"model", "sees_evidence"}),
+    "witness": frozenset({"model"}),
+    "clerk": frozenset(),
 }
-SPEAKERS = frozenset({"debater", "consultant"})
-NEEDS_MODEL = SPEAKERS | {"judge", "juror"}
+SPEAKERS = frozenset({"debater", "consultant", "prosecution", "defence"})
+TRIAL = ("prosecution", "defence", "witness")
+NEEDS_MODEL = SPEAKERS | {"judge", "juror", "witness"}
 TERMINALS = {"START": START, "END": END}
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -346,6 +360,28 @@ def _check_roles(body: GraphBody, graph: nx.DiGraph, where: str) -> None:
             raise ConfigError(f"{where}node {node_id!r}: no juror node to aggregate")
         if node.role == "judge_question" and len(_asked(body, graph, node_id)) != 1:
             raise ConfigError(f"{where}node {node_id!r}: a judge_question must lead to one debater or consultant")
+        if node.role in TRIAL and "clerk" not in roles:
+            raise ConfigError(f"{where}node {node_id!r}: a {node.role} needs a clerk node to call it")
+        if node.role == "clerk":
+            _check_clerk(body, graph, node_id, roles, where)
+
+
+def _check_clerk(body: GraphBody, graph: nx.DiGraph, clerk: str, roles: list[str], where: str) -> None:
+    """One clerk, looping to the trial's nodes (one prosecution, one defence, at least one witness) and back."""
+    at = f"{where}node {clerk!r}"
+    if roles.count("clerk") > 1:
+        raise ConfigError(f"{at}: a graph has one clerk")
+    if roles.count("prosecution") != 1 or roles.count("defence") != 1:
+        raise ConfigError(f"{at}: a trial needs one prosecution and one defence")
+    if "witness" not in roles:
+        raise ConfigError(f"{at}: witnesses: a trial needs at least one witness")
+    trial = {node_id for node_id, node in body.nodes.items() if node.role in TRIAL}
+    loops = [edge.loop for edge in body.edges if isinstance(edge, LoopEdge) and edge.source == clerk]
+    if not loops or set(loops[0]) != trial:
+        raise ConfigError(f"{at}: needs a loop edge to every prosecution, defence and witness node, and only those")
+    for node_id in sorted(trial):
+        if set(graph.successors(node_id)) != {clerk}:
+            raise ConfigError(f"{where}node {node_id!r}: a {body.nodes[node_id].role} hands back to the clerk only")
 
 
 def _sources(edge: Any) -> list[str]:
@@ -365,6 +401,7 @@ def _builder(body: GraphBody, resolve: Resolve, where: str, seat: bool = False) 
     speakers = [node_id for node_id, node in body.nodes.items() if node.role in SPEAKERS]
     jurors = [node_id for node_id, node in body.nodes.items() if node.role == "juror"]
     joins = {node_id for node_id, node in body.nodes.items() if node.role == "round_end"}
+    steps = _docket(body)
     builder = seat_builder() if seat else StateGraph(DebateState)
     for node_id, node in body.nodes.items():
         match node.role:
@@ -379,8 +416,12 @@ def _builder(body: GraphBody, resolve: Resolve, where: str, seat: bool = False) 
                 builder.add_node(node_id, question_node(agents[node_id], _asked(body, graph, node_id)[0]))
             case "aggregate":
                 builder.add_node(node_id, aggregate_node(seat_rule(node.rule, {}, _weights(body)), jurors))
-            case "round_end":
+            case "round_end" | "clerk":
                 builder.add_node(node_id, join)
+            case "prosecution" | "defence":
+                builder.add_node(node_id, advocate_node(agents[node_id], steps, sees_evidence=node.sees_evidence))
+            case "witness":
+                builder.add_node(node_id, witness_node(agents[node_id], steps))
             case "subgraph":
                 assert node.graph is not None  # validated
                 subgraph = _builder(node.graph, resolve, f"{where}subgraph {node_id!r}: ", seat=True).compile(
@@ -389,13 +430,26 @@ def _builder(body: GraphBody, resolve: Resolve, where: str, seat: bool = False) 
                 builder.add_node(node_id, subgraph)
     rounds = body.rounds or 0  # validated: set whenever an edge loops
     for edge in body.edges:
-        if isinstance(edge, LoopEdge):
+        if isinstance(edge, LoopEdge) and body.nodes[edge.source].role == "clerk":
+            add_docket(builder, edge.source, steps, TERMINALS.get(edge.exit, edge.exit))
+        elif isinstance(edge, LoopEdge):
             add_loop(builder, edge.source, speakers, rounds, edge.loop, TERMINALS.get(edge.exit, edge.exit))
         else:
             sources = [TERMINALS.get(s, s) for s in edge[0]]
             for target in edge[1]:
                 builder.add_edge(sources[0] if len(sources) == 1 else sources, TERMINALS.get(target, target))
     return builder
+
+
+def _docket(body: GraphBody) -> list[Step]:
+    """The trial's docket, when ``body`` is a trial (validated: one prosecution, one defence, witnesses)."""
+    by_role: dict[str, list[str]] = {role: [] for role in TRIAL}
+    for node_id, node in body.nodes.items():
+        if node.role in TRIAL:
+            by_role[node.role].append(node_id)
+    if not by_role["witness"]:
+        return []
+    return docket(by_role["prosecution"][0], by_role["defence"][0], by_role["witness"], body.rounds or 0)
 
 
 def _weights(body: GraphBody) -> dict[str, float]:
@@ -418,8 +472,12 @@ def _agents(body: GraphBody, resolve: Resolve, where: str) -> dict[str, Any]:
     return agents
 
 
-def _agent(node: NodeSpec, backend: Backend, name: str) -> Debater | Judge:
+def _agent(node: NodeSpec, backend: Backend, name: str) -> Debater | Judge | Witness:
     """The agent a node of an agent role seats."""
+    if node.role in ("prosecution", "defence"):
+        return Advocate(backend, role=node.role, name=name)  # type: ignore[arg-type]
+    if node.role == "witness":
+        return Witness(backend, name=name)
     if node.role == "debater":
         return Debater(backend, name=name)
     if node.role == "consultant":

@@ -138,7 +138,7 @@ class Quote(BaseModel):
     score: float = Field(ge=0, le=1, description="similarity to the best-matching span of the evidence")
 
 
-AgentRole = Literal["debater", "consultant", "judge", "juror", "human"]
+AgentRole = Literal["debater", "consultant", "judge", "juror", "human", "prosecution", "defence", "witness"]
 
 
 class Turn(BaseModel):

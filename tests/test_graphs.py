@@ -94,7 +94,7 @@ def scripted_file(tmp_path: Path, replies: list[str]) -> str:
 
 
 def test_the_four_protocols_ship_as_yaml_and_python() -> None:
-    assert SHIPPED == ["consultancy", "debate", "jury_qa", "simultaneous_debate"]
+    assert SHIPPED == ["consultancy", "courtroom", "debate", "jury_qa", "simultaneous_debate"]
     assert sorted(path.stem for path in GRAPHS.glob("*.py")) == SHIPPED
 
 

@@ -21,7 +21,7 @@ N_ITEMS = 30
 def test_ctrl_c_stops_cleanly_and_prints_the_resume_command(tmp_path: Path) -> None:
     rows = [{"id": f"q{i}", "question": f"Q{i}?", "answers": ["a", "b"], "gold": i % 2} for i in range(N_ITEMS)]
     (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with FakeServer(latency=0.05) as server:
+    with FakeServer(latency=0.2) as server:  # 15 rounds of 2 calls: 3 s, so the interrupt comes mid-run
         scenario = {
             "name": "interrupt",
             "data": {"loader": "jsonl", "path": "items.jsonl"},

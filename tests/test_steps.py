@@ -31,6 +31,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "consultancy": {"kind": "consultancy", "rounds": 2, "judge_questions": True},
     "blind": {"kind": "direct_qa"},
     "oracle": {"kind": "direct_qa", "oracle": True},
+    "courtroom": {"kind": "courtroom", "rounds": 1, "witnesses": 2},
 }
 SEATS: dict[str, dict[str, Any]] = {
     "jury": {"judges": JUDGES, "jury": {"rule": "majority"}},
@@ -84,7 +85,7 @@ async def test_every_scenario_protocol_ends_where_langgraph_does(tmp_path: Path,
     assert decided == 4
 
 
-@pytest.mark.parametrize("stem", ["debate", "simultaneous_debate", "consultancy", "jury_qa"])
+@pytest.mark.parametrize("stem", ["debate", "simultaneous_debate", "consultancy", "jury_qa", "courtroom"])
 async def test_every_bundled_graph_ends_where_langgraph_does(stem: str) -> None:
     graph = load_graph(ROOT / "graphs" / f"{stem}.yaml").compile(resolve=lambda _: resolve_model("hashed:x"))
     given = {"question": "Is the sky blue?", "answers": ["Yes.", "No."], "evidence": "The sky is blue."}

@@ -155,6 +155,43 @@ class ConsultancySpec(_ArguedSpec):
         )
 
 
+@protocol("courtroom")
+class CourtroomSpec(ProtocolSpec):
+    """A trial: prosecution (answer A) and defence (answer B) examine witnesses who read the evidence; the judging
+    seat decides. Advocates and witnesses use the debater model. Items need exactly two answers."""
+
+    kind: Literal["courtroom"] = "courtroom"
+    name: str = "courtroom"
+    rounds: int = Field(default=1, ge=1)
+    witnesses: int = Field(default=1, ge=1)
+    advocates_see_evidence: bool = False
+    words: int = Field(default=150, ge=10)
+    max_tokens: int = Field(default=400, ge=16)
+
+    def build(self, cast: Cast, n_answers: int) -> CompiledStateGraph:
+        from agora.agents.witness import Witness
+        from agora.protocols.courtroom import Advocate, courtroom
+
+        if n_answers != 2:
+            raise ExecutionError(f"{self.name}: a courtroom tries items with two answers, got {n_answers}")
+        backend = cast.backend(cast.model("debater"))
+        settings = cast.settings(self.max_tokens)
+        prosecution = Advocate(backend, role="prosecution", settings=settings, words=self.words)
+        defence = Advocate(backend, role="defence", settings=settings, words=self.words)
+        witnesses = [
+            Witness(backend, name=f"witness_{i}", settings=settings, words=self.words)
+            for i in range(1, self.witnesses + 1)
+        ]
+        return courtroom(
+            prosecution,
+            defence,
+            witnesses,
+            cast.seat,
+            rounds=self.rounds,
+            advocates_see_evidence=self.advocates_see_evidence,
+        )
+
+
 @protocol("direct_qa")
 class DirectQASpec(ProtocolSpec):
     """The judging seat alone: blind (question and answers), or oracle (with the evidence)."""
