@@ -39,6 +39,8 @@ def test_ctrl_c_stops_cleanly_and_prints_the_resume_command(tmp_path: Path) -> N
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            # Ctrl-C as a terminal sends it, even when this test runs where SIGINT is ignored (a background job)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 60
         while not (out / "run.sqlite").exists() or not RunStore(out).counts():

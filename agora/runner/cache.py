@@ -113,13 +113,14 @@ class ResponseCache:
         return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
-        """Commit what is left, then close the database; a commit that fails now is logged (the run's records are in
-        its store already: only a later rerun would call those models again)."""
+        """Commit what is left, then close the database. A commit that fails now (the disk is full, and the run has
+        said so already) is logged at info level: the run's records are in its store, and only a later rerun would
+        call those models again."""
         try:
             self.commit()
             self._raise_failure()
         except sqlite3.Error as exc:
-            log.warning("cache.not_committed", path=str(self.path), error=str(exc))
+            log.info("cache.not_committed", path=str(self.path), error=str(exc))
         finally:
             self._db.close()
 
