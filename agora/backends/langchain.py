@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from agora.backends.base import Availability, Backend, backend
-from agora.backends.sdk_errors import retry_after, status_error
+from agora.backends.sdk_errors import FORMAT_FALLBACK, refuses_format, retry_after, status_error
 from agora.errors import AgoraError, BackendError, BackendTimeout, BackendUnavailable, ConfigError
 from agora.log import get_logger
 from agora.redaction import redact
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = get_logger("agora.backends.langchain")
 
-_FALLBACK: dict[OutputMode, OutputMode] = {"json_schema": "json_object", "json_object": "text"}
 _METHOD: dict[OutputMode, str] = {"json_schema": "json_schema", "json_object": "json_mode"}
 _FIELDS: dict[str, tuple[str, ...]] = {
     "temperature": ("temperature",),
@@ -107,16 +106,16 @@ class LangChainBackend(Backend):
         while True:
             found = self._format(mode, schema)
             if found is None:
-                mode = _FALLBACK[mode]
+                mode = FORMAT_FALLBACK[mode]
                 continue
             try:
                 reply = await self._runnable(found, settings).ainvoke(chat, **stop)
                 break
             except Exception as exc:  # a user's model may raise anything; report it as a backend failure
-                if mode == "text" or not _refuses_format(exc):
+                if mode == "text" or not refuses_format(_status(exc), _detail(exc)):
                     raise _error(exc, self.spec) from exc
                 log.info("langchain.format_refused", model=self.spec, mode=mode, error=_detail(exc))
-                mode = _FALLBACK[mode]
+                mode = FORMAT_FALLBACK[mode]
         if schema is not None:
             self.schema_mode = mode
         return _completion(reply, self.spec, mode, time.perf_counter() - start)
@@ -262,15 +261,6 @@ def _status(exc: Exception) -> int | None:
 
 def _detail(exc: Exception) -> str:
     return redact(" ".join(str(getattr(exc, "message", None) or exc).split()))
-
-
-def _refuses_format(exc: Exception) -> bool:
-    """Whether an error reads as the server refusing the response format (not as a transient failure)."""
-    status = _status(exc)
-    if status in (400, 422):
-        return True
-    message = _detail(exc).lower()
-    return status in (500, 501) and ("json" in message or "response_format" in message)
 
 
 def _error(exc: Exception, spec: str) -> AgoraError:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from agora.backends.base import Availability, Backend, backend
+from agora.backends.sdk_errors import FORMAT_FALLBACK, refuses_format
 from agora.backends.transport import StatusError, Transport, TransportName, transport, transport_name
 from agora.errors import ConfigError
 from agora.log import get_logger
@@ -26,7 +27,6 @@ from agora.types import Completion, Message, OutputMode, OutputSchema, Settings,
 
 log = get_logger("agora.backends.openai")
 
-_FALLBACK: dict[OutputMode, OutputMode] = {"json_schema": "json_object", "json_object": "text"}
 NO_KEY = "sk-no-key-needed"
 
 
@@ -114,10 +114,10 @@ class OpenAIBackend(Backend):
                 reply = await self.transport.chat({**request, **_format(mode, schema)}, settings.timeout)
                 break
             except StatusError as exc:
-                if mode == "text" or not _refuses_format(exc):
+                if mode == "text" or not refuses_format(exc.status, exc.message):
                     raise exc.error(self.spec) from None
                 log.info("openai.format_refused", model=self.spec, mode=mode, status=exc.status)
-                mode = _FALLBACK[mode]
+                mode = FORMAT_FALLBACK[mode]
         if schema is not None:
             self.schema_mode = mode
         return _completion(reply, self.spec, mode, time.perf_counter() - start)
@@ -156,14 +156,6 @@ def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...]:
         )
         for t in content
     )
-
-
-def _refuses_format(exc: StatusError) -> bool:
-    """Whether an error reads as the server refusing the response format (not as a transient failure)."""
-    if exc.status in (400, 422):
-        return True
-    message = exc.message.lower()
-    return exc.status in (500, 501) and ("json" in message or "response_format" in message)
 
 
 def _format(mode: OutputMode, schema: OutputSchema | None) -> dict[str, Any]:

@@ -7,6 +7,18 @@ from types import ModuleType
 
 from agora.errors import AgoraError, BackendError, BackendTimeout, BackendUnavailable, ConfigError, RateLimited
 from agora.redaction import redact
+from agora.types import OutputMode
+
+FORMAT_FALLBACK: dict[OutputMode, OutputMode] = {"json_schema": "json_object", "json_object": "text"}
+"""The output mode to ask for next when a server refuses one."""
+
+
+def refuses_format(status: int | None, message: str) -> bool:
+    """Whether an HTTP error reads as the server refusing the response format (not as a transient failure)."""
+    if status in (400, 422):
+        return True
+    message = message.lower()
+    return status in (500, 501) and ("json" in message or "response_format" in message)
 
 
 def status_error(spec: str, status: int, message: str, retry_after: float | None = None) -> AgoraError:
