@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path, name: str, timeout: float) -> None:
+    """Return once ``url`` answers 200; fail with the tail of the server's ``log`` if it exits or takes longer than
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-4000:]
+            pytest.fail(f"{name} exited with code {process.returncode} before serving:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name} did not answer {url} within {timeout:g} s:\n{log.read_text(errors='replace')[-4000:]}")
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")
@@ -50,25 +70,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log_file.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"llama_cpp.server exited with code {process.returncode} before serving:\n"
-                    + log_file.read_text(errors="replace")[-4000:]
-                )
-            try:
-                with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"llama_cpp.server did not answer {base}/v1/models within {SERVER_START_TIMEOUT:g} s:\n"
-                    + log_file.read_text(errors="replace")[-4000:]
-                )
-            time.sleep(0.25)
+        wait_until_up(process, f"{base}/v1/models", log_file, "llama_cpp.server", SERVER_START_TIMEOUT)
         yield f"{base}/v1"
     finally:
         process.terminate()

@@ -8,9 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +26,7 @@ from agora.graphs import load_graph
 from agora.protocols.jury import CriticState
 from agora.state import DebateState
 from agora.types import Turn, Verdict
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_up
 from tests.fixtures.fake_server import FakeServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,27 +102,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         try:
-            wait_until_up(process, f"http://127.0.0.1:{port}", log_path)
+            wait_until_up(process, f"http://127.0.0.1:{port}/ok", log_path, "langgraph dev", START_TIMEOUT)
             yield Served(f"http://127.0.0.1:{port}", log_path)
         finally:
             stop_group(process)
-
-
-def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    """Return once the server answers ``/ok``; fail with the log's tail if it exits or takes too long."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"langgraph dev exited with {process.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"langgraph dev did not answer within {START_TIMEOUT:g} s:\n{log.read_text()[-4000:]}")
-        time.sleep(0.25)
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
