@@ -36,7 +36,7 @@ from agora.loaders import Source, count, read
 from agora.methods import form_of
 from agora.paths import cache_dir, resolve
 from agora.personas import load_persona
-from agora.protocols.kinds import PROTOCOLS, ProtocolSpec
+from agora.protocols.kinds import PROTOCOLS, ArguedSpec, ProtocolSpec
 from agora.redaction import redact_data
 from agora.registry import hint
 
@@ -55,21 +55,52 @@ def _model_spec(spec: str | None) -> str | None:
 
 
 class ModelsSpec(Spec):
-    """Model spec per role; a role without one uses ``default``."""
+    """Model spec per role; a role without one uses ``default``. ``debaters`` (two or more) makes a tournament: the
+    debaters and consultants of every protocol with sides are those models, under every assignment of them to the
+    sides (``swap_sides``)."""
 
     default: str = "local"
     debater: str | None = None
+    debaters: list[str] | None = None
     consultant: str | None = None
     judge: str | None = None
 
-    @field_validator("*")
+    @field_validator("default", "debater", "consultant", "judge")
     @classmethod
     def _known_kind(cls, spec: str | None) -> str | None:
         return _model_spec(spec)
 
+    @field_validator("debaters")
+    @classmethod
+    def _tournament(cls, specs: list[str] | None) -> list[str] | None:
+        if specs is None:
+            return None
+        if len(specs) < 2:
+            raise ValueError(f"a tournament needs at least two debater models, got {len(specs)}")
+        twice = sorted({s for s in specs if specs.count(s) > 1})
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice (a tournament rates each model once)")
+        for spec in specs:
+            _model_spec(spec)
+        return specs
+
+    @model_validator(mode="after")
+    def _one_source_of_debaters(self) -> ModelsSpec:
+        if self.debaters:
+            for role in ("debater", "consultant"):
+                if getattr(self, role) is not None:
+                    raise ValueError(f"{role}: a tournament's {role}s are models.debaters; give one or the other")
+        return self
+
     def of(self, role: Literal["debater", "consultant", "judge"]) -> str:
-        """The model spec of ``role``."""
+        """The model spec of ``role`` (a tournament's first debater model for a debater or consultant)."""
+        if self.debaters and role != "judge":
+            return self.debaters[0]
         return getattr(self, role) or self.default
+
+    def players(self, role: Literal["debater", "consultant"]) -> list[str]:
+        """The models that argue as ``role``: a tournament's debater models, else the role's one model."""
+        return list(self.debaters) if self.debaters else [self.of(role)]
 
 
 class JudgeSpec(Spec):
@@ -324,10 +355,27 @@ class Scenario(Spec):
             raise ValueError("cascade: a jury fitted after its run (rule dawid_skene) cannot decide stage by stage")
         return self
 
+    @model_validator(mode="after")
+    def _tournament_swaps_sides(self) -> Scenario:
+        if not self.models.debaters:
+            return self
+        for i, spec in enumerate(self.protocols):
+            if spec.kind == "courtroom":
+                raise ValueError(
+                    f"protocols.{i}.kind: a courtroom takes no part in a tournament (models.debaters); "
+                    "run it in a scenario of its own"
+                )
+            if isinstance(spec, ArguedSpec) and not spec.swap_sides:
+                raise ValueError(
+                    f"protocols.{i}.swap_sides: models.debaters makes a tournament; set swap_sides: true on "
+                    f"{spec.name!r}, else each model would always argue the same side"
+                )
+        return self
+
     def model_specs(self) -> set[str]:
-        """Every model spec the scenario names, per role and per judge."""
+        """Every model spec the scenario names, per role, per debater of a tournament and per judge."""
         roles = {self.models.of(role) for role in ("debater", "consultant", "judge")}
-        return roles | {j.model for j in self.judges if j.model}
+        return roles | set(self.models.debaters or ()) | {j.model for j in self.judges if j.model}
 
     def imports(self) -> list[str]:
         """The Python objects the scenario imports (its ``langchain:MODULE:ATTR`` specs)."""

@@ -11,7 +11,15 @@ from langgraph.constants import END, START
 
 from agora.agents.consultant import Consultant
 from agora.errors import ConfigError
-from agora.protocols.nodes import add_loop, open_sides, question_node, seeded_sides, sides_node, speaker_node
+from agora.protocols.nodes import (
+    add_loop,
+    fixed_sides,
+    open_sides,
+    question_node,
+    seeded_sides,
+    sides_node,
+    speaker_node,
+)
 from agora.protocols.stage import JudgeSeat, add_judge
 from agora.state import DebateState
 
@@ -28,6 +36,7 @@ def consultancy(
     seed: int = 0,
     open: bool = False,
     judge_questions: bool = True,
+    side: int | None = None,
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph:
     """sides → consultant ⇄ judge_question (``rounds`` turns) → judge.
@@ -39,6 +48,7 @@ def consultancy(
         seed: draws the consultant's side per question.
         open: the consultant chooses its side instead.
         judge_questions: the judge asks a question between turns.
+        side: the answer the consultant argues on every item, instead of a drawn one.
     """
     agent = consultant if isinstance(consultant, Consultant) else Consultant(consultant)
     if rounds < 1:
@@ -46,7 +56,12 @@ def consultancy(
     if judge_questions and not hasattr(judge, "ask"):
         raise ConfigError(f"consultancy: judge {type(judge).__name__} cannot ask questions; set judge_questions=False")
 
-    assign = open_sides([agent]) if open else seeded_sides([agent.name], seed)
+    if open and side is not None:
+        raise ConfigError("consultancy: an open consultant chooses its side; give side or open, not both")
+    if open:
+        assign = open_sides([agent])
+    else:
+        assign = seeded_sides([agent.name], seed) if side is None else fixed_sides([agent.name], [side])
 
     from langgraph.graph import StateGraph
 

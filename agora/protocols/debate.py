@@ -43,19 +43,23 @@ def debate(
     rounds: int = 3,
     simultaneous: bool = False,
     open: bool = False,
+    sides: Sequence[int] | None = None,
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph:
     """sides → debaters (in turn, or all at once per round) × ``rounds`` → judge.
 
-    Debater ``i`` argues answer ``i`` (with ``open``, the first debater chooses and the others take the rest in
-    order). The judge never sees the evidence; debaters do, and their quotes are verified against it.
+    Debater ``i`` argues answer ``sides[i]``, by default answer ``i`` (with ``open``, the first debater chooses and
+    the others take the rest in order). The judge never sees the evidence; debaters do, and their quotes are
+    verified against it.
     """
     agents = debaters_from(debaters)
     names = [a.name for a in agents]
     if rounds < 1:
         raise ConfigError(f"debate: rounds must be at least 1, got {rounds}")
 
-    assign = open_sides(agents) if open else fixed_sides(names)
+    if open and sides is not None:
+        raise ConfigError("debate: open debaters choose their sides; give sides or open, not both")
+    assign = open_sides(agents) if open else fixed_sides(names, sides)
 
     from langgraph.graph import StateGraph
 

@@ -86,12 +86,17 @@ def sides_node(assign: Assign) -> Node:
     return setup
 
 
-def fixed_sides(speakers: Sequence[str]) -> Assign:
-    """Speaker ``i`` argues answer ``i``."""
+def fixed_sides(speakers: Sequence[str], sides: Sequence[int] | None = None) -> Assign:
+    """Speaker ``i`` argues answer ``sides[i]`` (by default, answer ``i``)."""
+    given = list(range(len(speakers)) if sides is None else sides)
+    if len(given) != len(speakers) or len(set(given)) != len(given) or min(given, default=0) < 0:
+        raise ConfigError(f"sides {given} do not give each of {len(speakers)} speaker(s) a distinct answer")
 
     async def assign(state: DebateState) -> dict[str, int]:
-        _answer_count(state, speakers)
-        return {name: i for i, name in enumerate(speakers)}
+        n = _answer_count(state, speakers)
+        if max(given) >= n:
+            raise ConfigError(f"sides {given}: the item has only {n} answers")
+        return dict(zip(speakers, given, strict=True))
 
     return assign
 

@@ -73,7 +73,7 @@ def item_block(
     answers = item.answers if item else ()
     marks = [outcome(r) for r in records]
     badges = [
-        f'<span class="badge {css}">{e(r.protocol)} {e(mark)}</span>'
+        f'<span class="badge {css}">{e(task_name(r))} {e(mark)}</span>'
         for r, (css, mark) in zip(records, marks, strict=True)
     ]
     badges = badges or ['<span class="badge none">no record yet</span>']
@@ -110,10 +110,18 @@ def item_block(
     )
 
 
+def task_name(record: Record) -> str:
+    """The protocol's name, with a tournament's assignment (``debate 0A-1B``)."""
+    return f"{record.protocol} {record.assignment}" if record.assignment else record.protocol
+
+
 def protocol_block(record: Record, fitted: Decision | None = None) -> str:
     """One protocol's record of an item: the transcript, the verdicts, the decision (and the ``fitted`` one) and the
     probes, or the error."""
-    parts = [f'<section class="protocol"><h4>{e(record.protocol)}</h4>']
+    parts = [f'<section class="protocol"><h4>{e(task_name(record))}</h4>']
+    if record.models:
+        played = " · ".join(f"{speaker}: {model}" for speaker, model in record.models.items())
+        parts.append(f'<p class="note">played by {e(played)}</p>')
     if record.status == "error":
         parts.append(f'<p class="error">error: {e(record.error or "unknown")}</p>')
     parts += [turn_block(t) for t in record.transcript]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from agora.items import Item
+from agora.protocols.assignment import Assignment
 from agora.runner.record import Record
 
 ExecutorKind = Literal["local", "ray"]
@@ -26,8 +27,9 @@ class Options:
 class Executor(Protocol):
     """Runs tasks: a study in this process (``Study``), or actors on a Ray cluster (``RayPool``)."""
 
-    async def run(self, item: Item, protocol: str) -> Record:
-        """The record of ``protocol`` on ``item``; a failure is an error record."""
+    async def run(self, item: Item, protocol: str, assignment: Assignment | None = None) -> Record:
+        """The record of ``protocol`` on ``item`` (under a tournament's ``assignment``); a failure is an error
+        record."""
         ...
 
     async def aclose(self) -> None:

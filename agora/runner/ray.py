@@ -1,7 +1,7 @@
 """The Ray executor: the same tasks, run by Ray actors (one per CPU of the cluster), each holding its own ``Study``.
 
-The driver keeps the run store and the scheduling; an actor only turns ``(item, protocol)`` into a record, so a
-run on Ray gives the records a local run gives for the same scenario and seed.
+The driver keeps the run store and the scheduling; an actor only turns ``(item, protocol, assignment)`` into a
+record, so a run on Ray gives the records a local run gives for the same scenario and seed.
 
 The cluster is ``options.ray_address`` (``--ray-address``), else ``$RAY_ADDRESS``, else a local one started here
 for the run and stopped after it. A cluster started elsewhere (``ray start``) is never joined by accident.
@@ -18,6 +18,7 @@ from typing import Any
 from agora.errors import ConfigError
 from agora.items import Item
 from agora.log import get_logger
+from agora.protocols.assignment import Assignment
 from agora.runner.cache import ResponseCache
 from agora.runner.options import Options
 from agora.runner.record import Record
@@ -36,9 +37,9 @@ class Worker:
         self.study = Study(scenario, model=model, seed=seed, cache=ResponseCache(Path(cache)))
         self.tasks = 0
 
-    async def run(self, item: Item, protocol: str) -> Record:
+    async def run(self, item: Item, protocol: str, assignment: Assignment | None = None) -> Record:
         self.tasks += 1
-        return await self.study.run(item, protocol)
+        return await self.study.run(item, protocol, assignment)
 
     async def close(self) -> int:
         """Close the backends and the cache; returns how many tasks this actor ran."""
@@ -77,9 +78,9 @@ class RayPool:
         self.tasks: list[int] = []
         log.info("ray.started", actors=len(self.actors), started=self.started)
 
-    async def run(self, item: Item, protocol: str) -> Record:
-        """The record of ``protocol`` on ``item``, from the next actor in turn."""
-        record: Record = await next(self._next).run.remote(item, protocol)
+    async def run(self, item: Item, protocol: str, assignment: Assignment | None = None) -> Record:
+        """The record of ``protocol`` on ``item`` (under ``assignment``), from the next actor in turn."""
+        record: Record = await next(self._next).run.remote(item, protocol, assignment)
         return record
 
     async def aclose(self) -> None:

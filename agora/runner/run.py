@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from agora.aggregation.fitting import fit_after_run
-from agora.errors import ConfigError
+from agora.errors import ConfigError, ExecutionError
 from agora.items import Item, Malformed
 from agora.loaders import read
 from agora.log import get_logger
 from agora.paths import cache_dir
+from agora.protocols.assignment import Assignment
 from agora.redaction import masked, redact_data
 from agora.runner import manifest
 from agora.runner.cache import ResponseCache
@@ -36,7 +37,7 @@ from agora.scenarios import Scenario, load_scenario
 
 log = get_logger("agora.runner")
 
-RunTask = Callable[[Item, str], Awaitable[Record]]
+RunTask = Callable[[Item, str, Assignment | None], Awaitable[Record]]
 
 
 @dataclass
@@ -172,10 +173,24 @@ class Run:
             raise
         return cls(directory, scenario, options, store)
 
+    def tasks(self, item: Item) -> Iterator[tuple[str, Assignment | None]]:
+        """The tasks of ``item``: every protocol, under each of its assignments in a tournament (``swap_sides``).
+        A protocol that cannot assign the item's sides gives one task, which fails with the reason."""
+        for spec in self.scenario.protocols:
+            try:
+                assignments = spec.assignments(len(self.scenario.models.players("debater")), len(item.answers))
+            except ExecutionError:
+                assignments = [None]
+            for assignment in assignments:
+                yield spec.name, assignment
+
     def total(self) -> int:
         """How many tasks the run has in all (items are counted by streaming them, not by holding them)."""
-        n_items = sum(1 for entry in items(self.scenario, self.options.limit) if isinstance(entry, Item))
-        return n_items * len(self.scenario.protocols)
+        return sum(
+            sum(1 for _ in self.tasks(entry))
+            for entry in items(self.scenario, self.options.limit)
+            if isinstance(entry, Item)
+        )
 
     async def execute(self, on_record: Callable[[Record, Tally], None] = lambda r, t: None) -> Tally:
         """Do every task without a record; returns the tally. Interrupted, it leaves the store consistent and the run
@@ -226,18 +241,20 @@ class Run:
     async def _schedule(self, run_task: RunTask, concurrency: int, on_record: Callable[[Record, Tally], None]) -> None:
         pending: set[asyncio.Task[Record]] = set()
 
-        async def one(item: Item, protocol: str) -> Record:
+        async def one(item: Item, protocol: str, assignment: Assignment | None) -> Record:
             start = time.perf_counter()
+            label = assignment.label if assignment else None
             try:
-                record = await run_task(item, protocol)
+                record = await run_task(item, protocol, assignment)
             except Exception as exc:  # a bug or a lost worker still ends in a record, never in a lost task
                 if no_space(exc):  # not the task's failure: the run stops
                     raise
-                log.error("task.failed", task=task_key(protocol, item.id), error=repr(exc))
+                log.error("task.failed", task=task_key(protocol, item.id, label), error=repr(exc))
                 record = Record(
-                    key=task_key(protocol, item.id),
+                    key=task_key(protocol, item.id, label),
                     item=item.id,
                     protocol=protocol,
+                    assignment=label,
                     status="error",
                     error=f"{type(exc).__name__}: {exc}",
                     gold=item.gold,
@@ -263,14 +280,14 @@ class Run:
                     self.tally.malformed += 1
                     continue
                 self.store.add_item(entry)
-                for protocol in (p.name for p in self.scenario.protocols):
-                    if self.store.has(task_key(protocol, entry.id)):
+                for protocol, assignment in self.tasks(entry):
+                    if self.store.has(task_key(protocol, entry.id, assignment.label if assignment else None)):
                         self.tally.skipped += 1
                         continue
                     while len(pending) >= concurrency:
                         done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                         harvest(done)
-                    pending.add(asyncio.create_task(one(entry, protocol)))
+                    pending.add(asyncio.create_task(one(entry, protocol, assignment)))
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 harvest(done)

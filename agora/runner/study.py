@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
 
@@ -18,15 +18,19 @@ from agora.backends import Backend, Retrying, RetryPolicy, build_backend
 from agora.errors import ExecutionError
 from agora.items import Item
 from agora.methods import form_of
+from agora.protocols.assignment import Assignment
 from agora.protocols.cascade import Cascade, Stage
 from agora.protocols.jury import Jury
-from agora.protocols.kinds import Role
+from agora.protocols.kinds import ArguedSpec, ProtocolSpec, Role
 from agora.protocols.steps import Steps
 from agora.runner.cache import Cached, ResponseCache
 from agora.runner.limits import Gates, Limits
 from agora.runner.record import Record, task_key
 from agora.scenarios import Scenario
 from agora.types import Settings
+
+GraphKey = tuple[str, int, Assignment | None]
+"""A compiled graph's key: protocol, number of answers, assignment."""
 
 
 class Study:
@@ -53,8 +57,8 @@ class Study:
         self.retry = RetryPolicy(retry.max_retries, retry.base_delay, retry.max_delay, timeouts=retry.timeouts)
         self._backends: dict[str, Backend] = {}
         self._opened = AsyncExitStack()
-        self._graphs: dict[tuple[str, int], CompiledStateGraph] = {}
-        self._steps: dict[tuple[str, int], Steps | None] = {}
+        self._graphs: dict[GraphKey, CompiledStateGraph] = {}
+        self._steps: dict[GraphKey, Steps | None] = {}
         self.protocols = {p.name: p for p in scenario.protocols}
         self.seat = self._seat()
 
@@ -116,17 +120,23 @@ class Study:
         # every stage but the last has an accept_confidence (validated); the last one's is never read
         return Cascade([Stage(seated(s.judges), s.accept_confidence or 0.0) for s in scenario.cascade])
 
-    def graph(self, protocol: str, n_answers: int) -> CompiledStateGraph:
-        """The compiled graph of ``protocol`` for items with ``n_answers`` answers (built once)."""
-        key = (protocol, n_answers)
+    def graph(self, protocol: str, n_answers: int, assignment: Assignment | None = None) -> CompiledStateGraph:
+        """The compiled graph of ``protocol`` for items with ``n_answers`` answers, under a tournament's
+        ``assignment`` (built once)."""
+        key = (protocol, n_answers, assignment)
         if key not in self._graphs:
-            self._graphs[key] = self.protocols[protocol].build(self, n_answers)
+            spec = self.protocols[protocol]
+            if assignment is None:
+                self._graphs[key] = spec.build(self, n_answers)
+            else:
+                self._graphs[key] = _sided(spec).build(self, n_answers, assignment)
         return self._graphs[key]
 
-    async def invoke(self, protocol: str, item: Item) -> dict[str, Any]:
-        """The final state of ``protocol``'s graph on ``item``: run in plain supersteps (``Steps``, the same nodes
-        and the same end state at a fraction of the CPU), or by LangGraph when the graph needs more than that."""
-        key = (protocol, len(item.answers))
+    async def invoke(self, protocol: str, item: Item, assignment: Assignment | None = None) -> dict[str, Any]:
+        """The final state of ``protocol``'s graph on ``item`` (under ``assignment``): run in plain supersteps
+        (``Steps``, the same nodes and the same end state at a fraction of the CPU), or by LangGraph when the graph
+        needs more than that."""
+        key = (protocol, len(item.answers), assignment)
         graph = self.graph(*key)
         if key not in self._steps:
             self._steps[key] = Steps.of(graph)
@@ -137,19 +147,29 @@ class Study:
         """The model spec of ``role`` in the scenario."""
         return self.scenario.models.of(role)
 
+    def players(self, role: Literal["debater", "consultant"]) -> list[str]:
+        """The models that argue as ``role`` (a tournament's debater models; ``--model`` replaces each)."""
+        return [self.override or spec for spec in self.scenario.models.players(role)]
+
     # -- running
-    async def run(self, item: Item, protocol: str) -> Record:
-        """Run ``protocol`` on ``item``; a failure becomes an error record, never a lost task."""
-        key = task_key(protocol, item.id)
+    async def run(self, item: Item, protocol: str, assignment: Assignment | None = None) -> Record:
+        """Run ``protocol`` on ``item`` (under a tournament's ``assignment``); a failure becomes an error record,
+        never a lost task."""
+        label = assignment.label if assignment else None
+        key = task_key(protocol, item.id, label)
         usage = meter.Meter()
         start = time.perf_counter()
         fields: dict[str, Any]
+        spec = self.protocols[protocol]
         with meter.metering(usage):
             try:
-                fields = await self.protocols[protocol].run(self, item)
+                if assignment is None:
+                    fields = await spec.run(self, item)
+                else:
+                    fields = await _sided(spec).run(self, item, assignment)
                 status, error = "ok", None
             except ExecutionError as exc:
-                fields, status, error = {}, "error", f"{type(exc).__name__}: {exc}"
+                fields, status, error = {"assignment": label}, "error", f"{type(exc).__name__}: {exc}"
         return Record(
             key=key,
             item=item.id,
@@ -165,3 +185,9 @@ class Study:
     async def aclose(self) -> None:
         """Close every backend built, last built first."""
         await self._opened.aclose()
+
+
+def _sided(spec: ProtocolSpec) -> ArguedSpec:
+    """``spec``, a kind with sides: only those give a task an assignment."""
+    assert isinstance(spec, ArguedSpec), spec.kind
+    return spec
