@@ -44,7 +44,7 @@ pytestmark = [
 ]
 
 N_ITEMS = 8
-PROTOCOLS = ("debate", "direct_qa")
+TASKS_PER_ITEM = 3  # a tournament debate under both assignments of its two models, and direct QA
 RAY_START_TIMEOUT = 120.0
 GONE_TIMEOUT = 30.0
 
@@ -84,9 +84,9 @@ def scenario_file(tmp_path: Path, url: str) -> Path:
     body = {
         "name": "ray",
         "data": {"loader": "jsonl", "path": "items.jsonl"},
-        "models": {"default": f"openai:fake@{url}"},
+        "models": {"default": f"openai:fake@{url}", "debaters": [f"openai:fake@{url}", f"openai:other@{url}"]},
         "judges": [{"persona": "mainstream"}, {"persona": "skeptical"}],
-        "protocols": [{"kind": "debate", "rounds": 1}, {"kind": "direct_qa"}],
+        "protocols": [{"kind": "debate", "rounds": 1, "swap_sides": True}, {"kind": "direct_qa"}],
         "seed": 7,
         "cache": False,  # a private cache per run: both runs really call the server
         "concurrency": 4,
@@ -119,7 +119,7 @@ def check_ray_run(
     finally:
         store.close()
     keys = [r.key for r in records]
-    assert len(keys) == N_ITEMS * len(PROTOCOLS) == len(set(keys))  # every task recorded exactly once
+    assert len(keys) == N_ITEMS * TASKS_PER_ITEM == len(set(keys))  # every task recorded exactly once
     assert {r.status for r in records} == {"ok"}, [r.error for r in records if r.error]
     assert comparable(records) == expected
     assert server.completed_counts() == calls and sum(calls.values()) > 0  # the actors made the very same calls

@@ -35,17 +35,23 @@ def fields(items: Iterable[Item], sources: Sequence[str]) -> dict[str, dict[str,
 def breakdown(
     outcomes: Mapping[tuple[str, str], Mapping[str, Outcome]],
     fields: Mapping[str, Mapping[str, str]],
+    items: Mapping[str, str] | None = None,
     *,
     seed: int = 0,
 ) -> tuple[Breakdown, ...]:
-    """For each field, each (protocol, judge) of ``outcomes`` (item → outcome) in its order and each value in the
-    order the items show them: the accuracy on the items with that value, with its bootstrap interval."""
+    """For each field, each (protocol, judge) of ``outcomes`` (task → outcome) in its order and each value in the
+    order the items show them: the accuracy on the tasks whose item has that value, with its bootstrap interval.
+
+    ``items`` maps a task to its item (a tournament runs an item once per assignment); a task not in it is an item.
+    """
     rows = []
+    item_of = items or {}
     for by, values in fields.items():
         order = list(dict.fromkeys(values.values()))
         for (protocol, judge), seen in outcomes.items():
             groups: dict[str, list[Outcome]] = {}
-            for item, outcome in seen.items():
+            for key, outcome in seen.items():
+                item = item_of.get(key, key)
                 if item in values:
                     groups.setdefault(values[item], []).append(outcome)
             rows += [

@@ -18,6 +18,7 @@ from agora.metrics.guess import below_guess
 from agora.metrics.paired import paired
 from agora.metrics.ranking import Match, ratings
 from agora.metrics.robustness import robustness
+from agora.metrics.tournament import matchups, side_wins, trends
 from agora.metrics.types import Headline, JuryAgreement, Paired, RunMetrics
 from agora.runner.record import Record
 from agora.runner.store import RunStore
@@ -30,7 +31,7 @@ FITTED = "fitted decision"
 
 @dataclass
 class _Seat:
-    """What one judge (or the seat's decision) did under one protocol: item → outcome and choice."""
+    """What one judge (or the seat's decision) did under one protocol: task (``task``) → outcome and choice."""
 
     persona: str | None = None
     model: str | None = None
@@ -59,6 +60,8 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
     by_protocol = sorted(records, key=lambda r: order.get(r.protocol, len(order)))
     items = list(store.items())
     answers = {item.id: len(item.answers) for item in items}
+    rated = ratings(_matches(records), seed=seed)
+    matched = matchups(by_protocol, rated, seed=seed)
     headline = tuple(
         _headline(protocol, judge, seat, threshold, errors.get(protocol, 0), seed)
         for (protocol, judge), seat in seats.items()
@@ -73,30 +76,42 @@ def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -
         paired=_paired(seats, protocols, seed),
         agreement=_agreement(seats, protocols),
         robustness=robustness(records, seed=seed),
-        ratings=ratings(_matches(records), seed=seed),
+        ratings=rated,
         manifest=manifest,
         breakdown=breakdown(
-            {key: seat.outcomes for key, seat in seats.items()}, fields(items, _sources(scenario)), seed=seed
+            {key: seat.outcomes for key, seat in seats.items()},
+            fields(items, _sources(scenario)),
+            {task(r): r.item for r in records},
+            seed=seed,
         ),
         flags=flag_rates(by_protocol, seed=seed),
         below_guess=below_guess(by_protocol, answers),
         fitted=fitted,
         cascade=cascade_stages(by_protocol, _cascade(scenario), seed=seed),
+        side_wins=side_wins(by_protocol, seed=seed),
+        matchups=matched,
+        trends=trends(matched),
     )
 
 
 def right(
     records: Iterable[Record], protocol: str, judge: str, fitted: Mapping[str, Decision] | None = None
 ) -> dict[str, bool | None]:
-    """Item id → whether ``judge`` (or the seat's ``decision``, or with ``fitted``, task key → fitted decision, the
-    ``FITTED`` one) was right under ``protocol``; ``None`` when it did not decide. Only items with gold and a result
-    count, as in the headline's accuracy."""
+    """Task (``task``: the item id, with ``@assignment`` in a tournament) → whether ``judge`` (or the seat's
+    ``decision``, or with ``fitted``, task key → fitted decision, the ``FITTED`` one) was right under ``protocol``;
+    ``None`` when it did not decide. Only tasks with gold and a result count, as in the headline's accuracy."""
     seat = _seats((r for r in records if r.protocol == protocol), fitted=fitted)[0].get((protocol, judge))
     return _right(seat) if seat else {}
 
 
 Seats = dict[tuple[str, str], _Seat]
 """(protocol, judge) → what that judge did under that protocol."""
+
+
+def task(record: Record) -> str:
+    """The task of ``record`` within its protocol: its item id, with ``@assignment`` for a task of a tournament (which
+    runs an item once per assignment)."""
+    return record.item if record.assignment is None else f"{record.item}@{record.assignment}"
 
 
 def _seats(
@@ -114,7 +129,7 @@ def _seats(
             continue
         if record.gold is None or record.decision is None:
             continue
-        for verdict in {v.judge: v for v in record.verdicts}.values():  # a judge's last word on the item
+        for verdict in {v.judge: v for v in record.verdicts}.values():  # a judge's last word on the task
             seat = seats.setdefault((record.protocol, verdict.judge), _Seat(verdict.persona, verdict.model))
             _note(seat, record, verdict.choice, verdict.confidence)
         _note_decision(seats.setdefault((record.protocol, DECISION), _Seat()), record, record.decision)
@@ -133,20 +148,21 @@ def _note_decision(seat: _Seat, record: Record, decision: Decision) -> None:
         confidence = 100 * decision.probability
     _note(seat, record, outcome, confidence)
     if outcome is not None and decision.probability is not None:
-        seat.probability[record.item] = decision.probability
+        seat.probability[task(record)] = decision.probability
 
 
 def _note(seat: _Seat, record: Record, choice: int | None, confidence: float | None) -> None:
     assert record.gold is not None
-    seat.gold[record.item] = record.gold
-    seat.choices[record.item] = choice
-    seat.outcomes[record.item] = None if choice is None else (confidence or 0.0, choice == record.gold)
+    key = task(record)
+    seat.gold[key] = record.gold
+    seat.choices[key] = choice
+    seat.outcomes[key] = None if choice is None else (confidence or 0.0, choice == record.gold)
 
 
 def _headline(protocol: str, judge: str, seat: _Seat, threshold: float, errors: int, seed: int) -> Headline:
     outcomes = list(seat.outcomes.values())
-    decided = [(choice, seat.gold[item]) for item, choice in seat.choices.items() if choice is not None]
-    stated = [seat.probability.get(item, o[0] / 100) for item, o in seat.outcomes.items() if o is not None]
+    decided = [(choice, seat.gold[key]) for key, choice in seat.choices.items() if choice is not None]
+    stated = [seat.probability.get(key, o[0] / 100) for key, o in seat.outcomes.items() if o is not None]
     choices, golds = [c for c, _ in decided], [g for _, g in decided]
     coverage, selective_accuracy = selective(outcomes, threshold)
     return Headline(
@@ -168,7 +184,9 @@ def _headline(protocol: str, judge: str, seat: _Seat, threshold: float, errors: 
 
 
 def _paired(seats: Seats, protocols: list[str], seed: int) -> tuple[Paired, ...]:
-    """Every pair of protocols, under every judge sitting in both (the seat's decision first)."""
+    """Every pair of protocols, under every judge sitting in both (the seat's decision first), paired on the tasks
+    both have: a tournament's protocol pairs with another over the same assignments only, so a pair with no task in
+    common is left out."""
     found = []
     judges = list(dict.fromkeys([DECISION, *(judge for _, judge in seats)]))
     for i, a in enumerate(protocols):
@@ -176,13 +194,13 @@ def _paired(seats: Seats, protocols: list[str], seed: int) -> tuple[Paired, ...]
             for judge in judges:
                 if (a, judge) in seats and (b, judge) in seats:
                     right_a, right_b = _right(seats[(a, judge)]), _right(seats[(b, judge)])
-                    if right_a and right_b:
+                    if right_a.keys() & right_b.keys():
                         found.append(paired(right_a, right_b, a=a, b=b, judge=judge, seed=seed))
     return tuple(found)
 
 
 def _right(seat: _Seat) -> dict[str, bool | None]:
-    return {item: None if o is None else o[1] for item, o in seat.outcomes.items()}
+    return {key: None if o is None else o[1] for key, o in seat.outcomes.items()}
 
 
 def _agreement(seats: Seats, protocols: list[str]) -> tuple[JuryAgreement, ...]:
@@ -196,7 +214,12 @@ def _agreement(seats: Seats, protocols: list[str]) -> tuple[JuryAgreement, ...]:
 
 
 def _matches(records: Iterable[Record]) -> list[Match]:
-    """(winner, loser) for every pair of debaters who argued different answers before a decisive judge."""
+    """(winner, loser) for every pair of debaters who argued different answers before a decisive judge.
+
+    The players are the debater models in a tournament's task (its record names them), so that a rating rates a
+    model, which argues every side in turn; a model against itself plays no match. Elsewhere they are the speakers
+    (``debater_a`` …), and the ratings rate seats and sides.
+    """
     found: list[Match] = []
     for record in records:
         if record.status != "ok" or record.decision is None or len(record.sides) < 2:
@@ -204,9 +227,9 @@ def _matches(records: Iterable[Record]) -> list[Match]:
         outcome = record.decision.outcome
         if not isinstance(outcome, int):
             continue
-        winners = [name for name, side in record.sides.items() if side == outcome]
-        losers = [name for name, side in record.sides.items() if side != outcome]
-        found += [(w, lose) for w in winners for lose in losers]
+        winners = [record.models.get(name, name) for name, side in record.sides.items() if side == outcome]
+        losers = [record.models.get(name, name) for name, side in record.sides.items() if side != outcome]
+        found += [(w, lose) for w in winners for lose in losers if w != lose]
     return found
 
 

@@ -118,6 +118,48 @@ class Rating:
 
 
 @dataclass(frozen=True)
+class SideWins:
+    """How often the decision under one protocol of a tournament went to the side one debater model argued.
+
+    Attributes:
+        right: of the tasks where the model argued the right answer, the share the decision went to it (an undecided
+            one is not won): how well the truth wins with this model arguing it.
+        wrong: of the tasks where it argued a wrong answer, the share the decision went to it: how often it persuaded
+            the judge of a falsehood.
+    """
+
+    protocol: str
+    model: str
+    right: Estimate
+    wrong: Estimate
+
+
+@dataclass(frozen=True)
+class Matchup:
+    """The seat's decision on the tasks of one protocol of a tournament where ``right`` argued the right answer
+    against ``wrong`` (the wrong sides' models joined by `` + ``; ``None`` for the side a consultancy lacks), with each
+    side's Elo from the run's ratings (``None`` when the side has none)."""
+
+    protocol: str
+    right: str | None
+    wrong: str | None
+    elo_right: float | None
+    elo_wrong: float | None
+    accuracy: Estimate
+
+
+@dataclass(frozen=True)
+class RatingTrend:
+    """Whether stronger debaters help the judge under one protocol: Pearson's ``r`` between the Elo lead of the right
+    side (Elo right − Elo wrong) and the judge's accuracy over the ``rows`` matchups rated on both sides (``None``
+    with fewer than three, or when either does not vary)."""
+
+    protocol: str
+    r: float | None
+    rows: int
+
+
+@dataclass(frozen=True)
 class Breakdown:
     """Accuracy of one judge under one protocol on the items whose metadata field ``by`` (or data source) is
     ``value``."""
@@ -195,3 +237,6 @@ class RunMetrics:
     below_guess: tuple[BelowGuess, ...] = ()
     fitted: Fitted | None = None  # the Dawid–Skene fits of a jury fitted on its run; None for other juries
     cascade: tuple[CascadeStage, ...] = ()  # per protocol and stage, when the judges sit in a cascade
+    side_wins: tuple[SideWins, ...] = ()  # per protocol and debater model of a tournament
+    matchups: tuple[Matchup, ...] = ()  # per protocol and pair of right-side and wrong-side models of a tournament
+    trends: tuple[RatingTrend, ...] = ()  # per protocol of a tournament with matchups rated on both sides

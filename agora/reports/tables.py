@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from agora.aggregation.fitting import Fitted
 from agora.aggregation.reliability import MISSING as MISSING_CROWDKIT
+from agora.metrics.tournament import MIN_ROWS
 from agora.metrics.types import (
     BelowGuess,
     Breakdown,
@@ -17,10 +18,13 @@ from agora.metrics.types import (
     FlagRate,
     Headline,
     JuryAgreement,
+    Matchup,
     Paired,
     Rating,
+    RatingTrend,
     Robustness,
     RunMetrics,
+    SideWins,
 )
 from agora.reports.run import CompareRow, RunReport
 
@@ -113,7 +117,7 @@ def partial_note(report: RunReport) -> str:
 def metric_tables(metrics: RunMetrics) -> list[Table]:
     """The tables of one run's metrics: the headline, then those that have rows (the jurors' fitted reliability, the
     cascade's stages, accuracy by each metadata field, paired comparisons, agreement and each jury's κ, flags,
-    confidence below a guess, robustness, ratings)."""
+    confidence below a guess, robustness, ratings, a tournament's side wins and matchups)."""
     tables = [headline(metrics.headline)]
     if metrics.fitted:
         tables.append(reliability(metrics.fitted))
@@ -133,6 +137,10 @@ def metric_tables(metrics: RunMetrics) -> list[Table]:
         tables.append(robustness(metrics.robustness))
     if metrics.ratings:
         tables.append(ratings(metrics.ratings))
+    if metrics.side_wins:
+        tables.append(side_wins(metrics.side_wins))
+    if metrics.matchups:
+        tables.append(matchups(metrics.matchups, metrics.trends))
     return tables
 
 
@@ -266,15 +274,54 @@ def robustness(rates: Sequence[Robustness]) -> Table:
 
 
 def ratings(players: Sequence[Rating]) -> Table:
-    """Each debater's Elo and Bradley-Terry strength."""
+    """Each player's (debater model's, or speaker's) Elo and Bradley-Terry strength."""
     rows = tuple(
         (r.player, interval(r.elo, as_percent=False, digits=0), interval(r.bradley_terry, as_percent=False, digits=2),
          str(r.matches))
         for r in players
     )  # fmt: skip
     header = ("player", "Elo [95% CI]", "Bradley–Terry [95% CI]", "matches")
-    note = "Debaters rated on the debates a decision settled: the winner argued the answer decided."
+    note = (
+        "Debaters rated on the debates a decision settled: the winner argued the answer decided. In a tournament the "
+        "players are the debater models, each arguing every side in turn (a model against itself plays no match); "
+        "otherwise they are the speakers, and the ratings rate seats and the sides they were given. Elo: median over "
+        "bootstrap resamples of the matches; 95% percentile intervals."
+    )
     return Table("ratings", "Ratings", header, rows, note, labels=1)
+
+
+def side_wins(rows: Sequence[SideWins]) -> Table:
+    """Per protocol and debater model of a tournament: how often the decision went to its side, right and wrong."""
+    cells = tuple(
+        (r.protocol, r.model, interval(r.right), str(r.right.n), interval(r.wrong), str(r.wrong.n)) for r in rows
+    )
+    header = ("protocol", "model", "right-side win rate [95% CI]", "n right", "wrong-side win rate [95% CI]", "n wrong")
+    note = (
+        "Right side: of the tasks where the model argued the right answer, the share the decision went to it (an "
+        "undecided one is not won). Wrong side: of those where it argued a wrong answer, the share it persuaded the "
+        "judge of it. 95% bootstrap intervals."
+    )
+    return Table("side-wins", "Side wins by model", header, cells, note)
+
+
+def matchups(rows: Sequence[Matchup], trends: Sequence[RatingTrend]) -> Table:
+    """Per protocol and pair of right-side and wrong-side models of a tournament: the judge's accuracy, beside each
+    side's Elo, and per protocol the correlation of the two."""
+    cells = tuple(
+        (m.protocol, m.right or MISSING, m.wrong or MISSING, number(m.elo_right, 0), number(m.elo_wrong, 0),
+         interval(m.accuracy), str(m.accuracy.n))
+        for m in rows
+    )  # fmt: skip
+    header = ("protocol", "right side", "wrong side", "Elo right", "Elo wrong", "judge accuracy [95% CI]", "n")
+    found = "; ".join(f"{t.protocol} r = {number(t.r)} over {t.rows} matchups" for t in trends)
+    note = (
+        "Accuracy of the seat's decision on the tasks where the right side's model argued the right answer against "
+        "the wrong side's (an undecided decision is not right), 95% bootstrap interval; Elo from the ratings. Do "
+        "stronger debaters help the judge find the truth? Pearson's r between Elo right − Elo wrong and judge "
+        f"accuracy, over the matchups rated on both sides (– with fewer than {MIN_ROWS} or no spread): "
+        f"{found or MISSING}."
+    )
+    return Table("matchups", "Judge accuracy by matchup", header, cells, note, labels=3)
 
 
 def headline(rows: Sequence[Headline]) -> Table:
