@@ -210,3 +210,24 @@ def test_bad_tournaments_are_one_line_and_exit_2(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"agora: error: ConfigError: {path}: {message}"), lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def cli(*args: str) -> int | str | None:
+    """The exit code of ``agora ARGS``."""
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    return exit_.value.code
+
+
+def test_agora_run_and_report_of_a_tournament(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = str(tmp_path / "run")
+    assert cli("run", str(scenario(tmp_path)), "--out", run_dir) == 0
+    capsys.readouterr()
+    assert cli("report", run_dir) == 0
+    markdown = capsys.readouterr().out
+    assert "Side wins by model" in markdown and "Judge accuracy by matchup" in markdown
+    ratings = markdown.split("## Ratings", 1)[1].split("##", 1)[0]
+    assert ratings.index("duel:strong") < ratings.index("duel:weak") and "debater_a" not in ratings
+    assert cli("report", run_dir, "--format", "html", "--out", str(tmp_path / "report.html")) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "debate 1A-0B" in page and "played by debater_a: duel:weak · debater_b: duel:strong" in page

@@ -102,7 +102,9 @@ def scenarios(
         rows.append((found.name, protocols, judges, data, ", ".join(found.imports()), "[green]ok[/green]"))
     importing = any(row[4] for row in rows)
     imports = [Column("imports", overflow="fold")] if importing else []  # shown whole, however narrow the terminal
-    table = Table("scenario", "protocols", "judges", "data", *imports, "status")
+    # a name is what `agora run NAME` takes: shown whole, on one line
+    name = Column("scenario", no_wrap=True, min_width=max((len(row[0]) for row in rows), default=8))
+    table = Table(name, "protocols", "judges", "data", *imports, "status")
     for row in rows:
         table.add_row(*(row if importing else row[:4] + row[5:]))
     console().print(table)
