@@ -13,6 +13,14 @@ from agora.redaction import redact
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40, "critical": 50}
 
+_threshold = LEVELS["warning"]
+
+
+def enabled(level: str) -> bool:
+    """Whether events at ``level`` are written at the configured level: a call made thousands of times a second
+    asks before it builds an event that would be dropped."""
+    return LEVELS[level] >= _threshold
+
 
 def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return {k: redact(v) if isinstance(v, str) else v for k, v in event.items()}
@@ -21,11 +29,13 @@ def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
 def configure(level: str = "warning", json: bool = False) -> None:
     """Write events at ``level`` or above to stderr (as JSON lines with ``json``), secrets redacted.
 
-    Level filtering is a processor, so ``structlog.testing.capture_logs`` still sees every event.
+    Level filtering is a processor, so ``structlog.testing.capture_logs`` still sees every event, except those of a
+    hot path that asks ``enabled`` first.
     """
+    global _threshold
     if level.lower() not in LEVELS:
         raise ConfigError(f"--log-level: unknown level {level!r} (use debug, info, warning or error)")
-    threshold = LEVELS[level.lower()]
+    threshold = _threshold = LEVELS[level.lower()]
 
     def drop_below(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         if LEVELS.get(method, 20) < threshold:

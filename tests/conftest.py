@@ -79,3 +79,15 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@pytest.fixture
+def info_logs() -> Iterator[None]:
+    """Events at info level are written (and so built, and seen by ``capture_logs``) during the test."""
+    from agora.log import configure
+
+    configure("info")
+    try:
+        yield
+    finally:
+        configure()

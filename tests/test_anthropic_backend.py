@@ -400,7 +400,7 @@ async def test_permission_denied_is_a_config_error(fake: FakeAnthropic) -> None:
             await model.complete([user("hi")], Settings())
 
 
-async def test_model_call_log_events_never_contain_the_key(fake: FakeAnthropic) -> None:
+async def test_model_call_log_events_never_contain_the_key(fake: FakeAnthropic, info_logs: None) -> None:
     fake.reply(500, api_error("api_error", f"upstream rejected key {KEY}"))
     fake.reply(body=message([text_block("fine")]))
     fake.reply(401, api_error("authentication_error", f"invalid x-api-key: {KEY}"))

@@ -120,7 +120,7 @@ class Flaky(Backend):
 FAST = RetryPolicy(max_retries=3, base_delay=0.001)
 
 
-async def test_retrying_retries_transient_errors_and_logs_one_event() -> None:
+async def test_retrying_retries_transient_errors_and_logs_one_event(info_logs: None) -> None:
     inner = Flaky([RateLimited("429", retry_after=0.0), BackendUnavailable("503")])
     with capture_logs() as logs:
         completion = await Retrying(inner, FAST).complete(HELLO, Settings())
@@ -136,6 +136,12 @@ async def test_retrying_gives_up_after_max_retries() -> None:
         await Retrying(inner, FAST).complete(HELLO, Settings())
     assert inner.calls == 4
     assert logs[-1]["retries"] == 3 and "BackendUnavailable: down 3" in logs[-1]["error"]
+
+
+async def test_a_call_builds_no_log_event_below_the_level() -> None:
+    with capture_logs() as logs:
+        await Retrying(Flaky([]), FAST).complete(HELLO, Settings())
+    assert not [e for e in logs if e["event"] == "model.call"]  # the default level, warning, writes none
 
 
 async def test_retrying_does_not_retry_permanent_errors() -> None:

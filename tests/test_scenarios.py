@@ -13,7 +13,7 @@ from agora.protocols.kinds import DebateSpec, DirectQASpec
 from agora.runner.cache import ResponseCache
 from agora.runner.study import Study
 from agora.scenarios import load_scenario
-from tests.fixtures.scenarios import write_scenario
+from tests.fixtures.scenarios import refused, write_scenario
 
 ROWS = [{"id": f"q{i}", "question": f"Q{i}?", "answers": ["yes", "no"], "gold": i % 2} for i in range(3)]
 
@@ -104,13 +104,8 @@ def test_a_malformed_scenario_is_one_line_naming_file_and_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict, message: str
 ) -> None:
     path = write(tmp_path, edit(change))
-    with pytest.raises(SystemExit) as exit_:
-        main(["run", str(path), "--out", str(tmp_path / "run")])
-    assert exit_.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"agora: error: ConfigError: {path}: {message}"), lines[0]
-    assert not (tmp_path / "run").exists()  # nothing was started
+    line = refused(path, tmp_path / "run", capsys)
+    assert line.startswith(f"agora: error: ConfigError: {path}: {message}"), line
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from agora import meter
 from agora.backends.base import Backend, Wrapper
 from agora.errors import AgoraError, BackendTimeout
-from agora.log import get_logger
+from agora.log import enabled, get_logger
 from agora.types import Completion, Message, OutputSchema, Settings
 
 if TYPE_CHECKING:
@@ -107,6 +107,8 @@ class Retrying(Wrapper):
         completion: Completion | None = None,
         error: AgoraError | None = None,
     ) -> None:
+        if completion is not None and not enabled("info"):
+            return  # one event per call: not even built when it would be dropped
         fields = {
             "backend": self.inner.kind,
             "model": self.inner.model,

@@ -122,7 +122,7 @@ class Lean(Transport):
         try:
             async with session.post(
                 f"{self.base_url}/chat/completions",
-                data=json.dumps(body),
+                data=json.dumps(body).encode(),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 raw = await response.read()

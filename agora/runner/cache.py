@@ -57,7 +57,7 @@ class ResponseCache:
             ("messages", json.dumps([[m.role, m.content] for m in messages])),
             ("model", json.dumps(model)),
             ("schema", _schema_json(schema)),
-            ("settings", json.dumps(_content(settings), sort_keys=True, default=list)),
+            ("settings", _settings_json(settings)),
         )
         text = "{" + ", ".join(f'"{name}": {value}' for name, value in parts) + "}"
         return hashlib.sha256(text.encode()).hexdigest()
@@ -125,9 +125,18 @@ class ResponseCache:
             self._db.close()
 
 
-def _content(settings: Settings) -> dict[str, object]:
-    """The settings that shape a reply: all but the timeout."""
-    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "timeout"}
+def _settings_json(settings: Settings) -> str:
+    """The JSON of the settings that shape a reply: all but the timeout (made once per distinct settings)."""
+    try:
+        return _settings_text(settings)
+    except TypeError:  # unhashable: a list given where a tuple is typed
+        return _settings_text.__wrapped__(settings)
+
+
+@lru_cache(maxsize=256)
+def _settings_text(settings: Settings) -> str:
+    content = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "timeout"}
+    return json.dumps(content, sort_keys=True, default=list)
 
 
 @lru_cache(maxsize=256)
@@ -151,5 +160,5 @@ class Cached(Wrapper):
             meter.count_cached(hit)
             return hit
         completion = await self.inner.complete(messages, settings, schema)
-        self.cache.put(key, completion.model_copy(update={"retries": 0}))
+        self.cache.put(key, completion.model_copy(update={"retries": 0}) if completion.retries else completion)
         return completion
