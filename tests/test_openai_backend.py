@@ -33,7 +33,7 @@ QUESTION = [
 
 
 @pytest.fixture
-def logs() -> Iterator[list[dict[str, Any]]]:
+def logs(info_logs: None) -> Iterator[list[dict[str, Any]]]:
     """Every structlog event emitted during the test, info level included."""
     with capture_logs() as captured:
         yield captured
