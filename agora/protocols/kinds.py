@@ -17,7 +17,7 @@ a built-in one::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import Field, field_validator, model_validator
@@ -110,13 +110,17 @@ class ProtocolSpec(Spec):
 
     async def run(self, cast: Cast, item: Item) -> dict[str, Any]:
         """The record fields of one item: its graph's decision, verdicts, transcript and sides."""
-        state = await cast.invoke(self.name, item)
-        return {
-            "decision": state.get("decision"),
-            "verdicts": state.get("verdicts", []),
-            "transcript": state.get("transcript", []),
-            "sides": state.get("sides", {}),
-        }
+        return outcome(await cast.invoke(self.name, item))
+
+
+def outcome(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The record fields of a graph's final state: decision, verdicts, transcript and sides."""
+    return {
+        "decision": state.get("decision"),
+        "verdicts": state.get("verdicts", []),
+        "transcript": state.get("transcript", []),
+        "sides": state.get("sides", {}),
+    }
 
 
 PROTOCOLS = Registry[type[ProtocolSpec]]("protocol kind")
@@ -187,10 +191,7 @@ class ArguedSpec(ProtocolSpec):
         players = cast.players(self.role)
         seats = self.seats(len(item.answers))
         return {
-            "decision": state.get("decision"),
-            "verdicts": state.get("verdicts", []),
-            "transcript": state.get("transcript", []),
-            "sides": state.get("sides", {}),
+            **outcome(state),
             "assignment": assignment.label,
             "models": {seat: redact(players[m]) for seat, m in zip(seats, assignment.models, strict=True)},
         }
