@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, create_model
 
-from agora.backends import Backend, resolve_model
+from agora.agents.speaker import Speaker
+from agora.backends import Backend
 from agora.state import View
 from agora.structured import ask_structured
 from agora.transcript import LABELS, label, render_answers, render_transcript
@@ -31,7 +32,7 @@ CHOOSE_PROMPT = (
 )
 
 
-class Debater:
+class Debater(Speaker):
     """One debater. ``settings`` bounds the length of a turn; prompts are overridable."""
 
     role = "debater"
@@ -47,12 +48,9 @@ class Debater:
         user_prompt: str = USER_PROMPT,
         choose_prompt: str = CHOOSE_PROMPT,
     ) -> None:
-        self.model = resolve_model(model) if isinstance(model, str) else model
-        self.name = name
-        self.settings = settings
-        self.words = words
-        self.system_prompt = system_prompt
-        self.user_prompt = user_prompt
+        super().__init__(
+            model, name=name, settings=settings, words=words, system_prompt=system_prompt, user_prompt=user_prompt
+        )
         self.choose_prompt = choose_prompt
 
     def messages(self, seen: View, side: int, round_: int) -> list[Message]:
@@ -73,8 +71,7 @@ class Debater:
 
     async def argue(self, seen: View, side: int, round_: int) -> str:
         """The text of this debater's turn."""
-        completion = await self.model.complete(self.messages(seen, side, round_), self.settings)
-        return completion.text.strip()
+        return await self.say(self.messages(seen, side, round_))
 
     async def choose(self, seen: View) -> int:
         """Open protocols: the answer this agent chooses to argue for (0-based)."""

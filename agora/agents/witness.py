@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agora.backends import Backend, resolve_model
+from agora.agents.speaker import Speaker
+from agora.backends import Backend
 from agora.state import View
 from agora.transcript import render_transcript
 from agora.types import Message, Settings, system, user
@@ -19,7 +20,7 @@ USER_PROMPT = (
 )
 
 
-class Witness:
+class Witness(Speaker):
     """One witness: sees the evidence, argues no side, answers the latest question in the transcript."""
 
     role = "witness"
@@ -34,12 +35,9 @@ class Witness:
         system_prompt: str = SYSTEM_PROMPT,
         user_prompt: str = USER_PROMPT,
     ) -> None:
-        self.model = resolve_model(model) if isinstance(model, str) else model
-        self.name = name
-        self.settings = settings
-        self.words = words
-        self.system_prompt = system_prompt
-        self.user_prompt = user_prompt
+        super().__init__(
+            model, name=name, settings=settings, words=words, system_prompt=system_prompt, user_prompt=user_prompt
+        )
 
     def messages(self, seen: View) -> list[Message]:
         """The prompt for one answer. Both templates may use ``name``, ``words``, ``question``, ``evidence`` and
@@ -55,5 +53,4 @@ class Witness:
 
     async def testify(self, seen: View) -> str:
         """The text of this witness's answer."""
-        completion = await self.model.complete(self.messages(seen), self.settings)
-        return completion.text.strip()
+        return await self.say(self.messages(seen))
