@@ -22,19 +22,26 @@ class Message(BaseModel):
     content: str
 
 
+def _message(role: Role, content: str) -> Message:
+    """A message built without validation (the role is a literal, ``content`` must be a str): calls build several."""
+    if not isinstance(content, str):
+        raise TypeError(f"a message's content is a str, not {type(content).__name__}")
+    return Message.model_construct(role=role, content=content)
+
+
 def system(content: str) -> Message:
     """A system message."""
-    return Message(role="system", content=content)
+    return _message("system", content)
 
 
 def user(content: str) -> Message:
     """A user message."""
-    return Message(role="user", content=content)
+    return _message("user", content)
 
 
 def assistant(content: str) -> Message:
     """An assistant message."""
-    return Message(role="assistant", content=content)
+    return _message("assistant", content)
 
 
 @dataclass(frozen=True)

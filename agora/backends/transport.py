@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib
-import json
 import os
 import resource
 from abc import ABC, abstractmethod
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+import orjson
 
 from agora.backends.sdk_errors import retry_after, sdk_error, status_error
 from agora.errors import AgoraError, BackendTimeout, BackendUnavailable, ConfigError
@@ -122,7 +123,7 @@ class Lean(Transport):
         try:
             async with session.post(
                 f"{self.base_url}/chat/completions",
-                data=json.dumps(body).encode(),
+                data=orjson.dumps(body),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 raw = await response.read()
@@ -204,6 +205,6 @@ def _limits(client: type, connections: int) -> Any:
 
 def _json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except ValueError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
