@@ -141,6 +141,8 @@ async def ask_structured(
             problem = str(exc)
         if completion.finish_reason == "length":
             problem += " (the reply was cut off at the token limit: keep the reasoning short)"
+        elif completion.finish_reason == "repetition":
+            problem += " (the reply was cut off because it kept repeating itself: keep the reasoning short)"
         conversation += [
             assistant(completion.text),
             user(f"That reply was not valid: {problem}. Reply again with only the corrected JSON object."),

@@ -206,3 +206,16 @@ async def test_the_local_verdict_probability_is_a_softmax_over_the_answer_letter
 
 def text_length(tokens: list[int], llama: object) -> int:
     return len(llama.detokenize(tokens).decode(errors="replace"))  # type: ignore[attr-defined]
+
+
+async def test_a_reply_caught_in_a_loop_stops_with_one_copy_of_the_block() -> None:
+    model = smollm(slots=2)
+    looping = await model.complete([user(LONG)], Settings(max_tokens=500, seed=1))  # SmolLM2's story loops
+    assert looping.finish_reason == "repetition" and looping.usage.completion_tokens < 500
+    # the reply is the model's own first tokens, the repeated block cut off: the same call stopped at that length
+    n = looping.usage.completion_tokens
+    cut = await model.complete([user(LONG)], Settings(max_tokens=n, seed=1))
+    assert (cut.text, cut.finish_reason) == (looping.text, "length")
+    # and a reply that does not loop ends as before
+    plain = await model.complete([user("Say hi.")], Settings(max_tokens=16, seed=1))
+    assert plain.finish_reason in {"stop", "length"}

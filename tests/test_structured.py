@@ -131,3 +131,21 @@ async def test_judge_never_invents_a_verdict_from_garbage() -> None:
     with pytest.raises(VerdictParseError) as info:
         await judge.judge("q?", ["a", "b"])
     assert info.value.raw == '{"answer": "A"}'
+
+
+@pytest.mark.parametrize(
+    ("reason", "hint"),
+    [("length", "cut off at the token limit"), ("repetition", "kept repeating itself"), ("stop", None)],
+)
+async def test_a_reask_says_why_the_reply_was_cut_off(reason: str, hint: str | None) -> None:
+    class Ending(ScriptedBackend):
+        async def complete(self, messages, settings, schema=None):  # type: ignore[no-untyped-def]
+            completion = await super().complete(messages, settings, schema)
+            return completion.model_copy(update={"finish_reason": reason if len(self.calls) == 1 else "stop"})
+
+    model = Ending(['{"reasoning": "It is Paris. It is Paris. It', json.dumps(VALID)])
+    result = await ask_structured(model, QUESTION, verdict_schema(2))
+    assert result.attempts == 2
+    reask = model.calls[1].messages[-1].content
+    assert reask.startswith("That reply was not valid")
+    assert (hint in reask) if hint else ("cut off" not in reask)

@@ -27,6 +27,11 @@ A call's timeout counts the time the model spends on it: the steps that evaluate
 share of each decode call that holds its row (the call's time divided among the calls decoded in it); not the
 time it waits in the queue, nor the steps that evaluate other calls' prompts while it waits to generate. An
 expired or cancelled call stops at the next step and frees its cells.
+
+A reply caught in a loop (greedy decoding of a small model can repeat the same sentences until the token limit) is
+stopped as soon as its last ``2 × L`` tokens are one block of ``L >= LOOP_TOKENS`` tokens twice: the reply keeps the
+block once and ends with ``finish_reason`` ``"repetition"``, so that a structured call is re-asked at once instead of
+after spending the rest of its token budget.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from agora.types import TokenLogprob
 PROMPT_CHUNK = 64  # prompt rows evaluated per step: a step (and so a timeout's check) takes about a second on 2 cores
 PROMPT_ROWS = 8  # fewest rows of a prompt call (8 or more is one numerics class)
 GEN_ROWS = 7  # most rows of a generation call (2..7 is one numerics class)
+LOOP_TOKENS = 32  # the shortest block whose immediate repetition ends a reply as a loop
 TOP_LOGPROBS = 10  # alternatives recorded per generated token, among those the grammar allows
 
 
@@ -76,7 +82,7 @@ class Reply:
     """What a call produced and what it cost."""
 
     text: str
-    finish_reason: str  # "stop" or "length"
+    finish_reason: str  # "stop", "length" or "repetition" (see ``looped``)
     prompt_tokens: int
     reused_tokens: int  # prompt tokens whose cells were shared, not evaluated
     completion_tokens: int
@@ -470,6 +476,12 @@ class Decoder:
         if len(seq.out) >= request.max_tokens or seq.n_past + 1 >= self.context:
             self._finish(seq, "length")
             return
+        block = looped(seq.out)
+        if block:
+            del seq.out[-block:], seq.logprobs[len(seq.out) :]
+            seq.text = b"".join(self._piece(t) for t in seq.out)
+            self._finish(seq, "repetition")
+            return
         seq.pending = token
 
     def _sample_with_logprobs(self, seq: _Sequence, logits: np.ndarray) -> int:
@@ -568,6 +580,16 @@ def _metadata(llama: Any, model: Any) -> dict[str, str]:
         if llama.llama_model_meta_val_str_by_index(model, i, buffer, len(buffer)) >= 0:
             out[key] = buffer.value.decode(errors="replace")
     return out
+
+
+def looped(tokens: Sequence[int], shortest: int = LOOP_TOKENS) -> int:
+    """The length of the block the tokens end with twice in a row (the shortest such block of at least ``shortest``
+    tokens), or 0 when they do not end in a loop."""
+    n, last = len(tokens), tokens[-1] if tokens else None
+    for size in range(shortest, n // 2 + 1):
+        if tokens[n - 1 - size] == last and tokens[n - size :] == tokens[n - 2 * size : n - size]:
+            return size
+    return 0
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
