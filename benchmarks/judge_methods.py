@@ -8,7 +8,8 @@ seeded) through ``direct_qa`` with the method's judging seat, ``--concurrency`` 
 decoder batches their calls). Methods:
 
 - direct: one judge picks a letter (the baseline);
-- swap: the same judge on both answer orders, a position-inconsistent pair undecided;
+- swap: the same judge on both answer orders, a position-inconsistent pair undecided (with ``--logprobs``, the
+  orders' probabilities of each answer averaged instead);
 - samples=K: K samples at ``--sample-temperature``, each its own seed, the majority, agreement as confidence;
 - checklist: yes/no questions written once per item, each answer graded on them;
 - rubric: ``rubrics/instruction-following.yaml`` scored per answer, weighted;
@@ -61,6 +62,7 @@ class Options:
     sample_temperature: float
     accept: float
     tuned: Path | None
+    logprobs: bool
 
 
 @dataclass
@@ -90,7 +92,9 @@ def juror(opt: Options, name: str, form: Form | None = None, **kwargs: Any) -> J
     seed = juror_seed(opt.settings.seed, name)
     settings = kwargs.pop("settings", opt.settings)
     persona = kwargs.pop("persona", None)
-    return Juror(opt.model, persona, name=name, settings=replace(settings, seed=seed), form=form, **kwargs)
+    return Juror(
+        opt.model, persona, name=name, settings=replace(settings, seed=seed), form=form, logprobs=opt.logprobs, **kwargs
+    )
 
 
 def seat(method: str, opt: Options) -> Any:
@@ -183,6 +187,13 @@ def main() -> None:
     parser.add_argument("--sample-temperature", type=float, default=0.7)
     parser.add_argument("--accept", type=float, default=90.0, help="the cascade's first-stage accept_confidence")
     parser.add_argument("--tuned", type=Path, help="a persona written by agora tune on other items")
+    parser.add_argument(
+        "--logprobs",
+        action="store_true",
+        help="jurors ask for token log-probabilities: a verdict carries the "
+        "probability of its letter, and swap averages the two orders' probabilities instead of leaving a "
+        "position-inconsistent pair undecided",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300.0)
@@ -193,7 +204,15 @@ def main() -> None:
         methods.remove("tuned")
         log("tuned: skipped (no --tuned persona)")
     settings = Settings(seed=args.seed, timeout=args.timeout)
-    opt = Options(resolve_model(args.model), settings, args.samples, args.sample_temperature, args.accept, args.tuned)
+    opt = Options(
+        resolve_model(args.model),
+        settings,
+        args.samples,
+        args.sample_temperature,
+        args.accept,
+        args.tuned,
+        args.logprobs,
+    )
     load = os.getloadavg()
     print(f"`{shlex.join([sys.executable, *sys.argv])}`\n")
     print(
