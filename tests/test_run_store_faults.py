@@ -299,3 +299,27 @@ def test_a_run_on_a_disk_that_fills_up_says_so_in_one_line_and_resumes(tmp_path:
         store = RunStore(out)
         assert store.counts() == {"ok": n_items} and store.manifest()["status"] == "finished"
         store.close()
+
+
+def test_a_new_store_appears_whole_under_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "run"
+    directory.mkdir()
+    (directory / "run.sqlite.partial").write_bytes(b"left by a run killed while making its store")
+    seen: list[tuple[bool, set[str]]] = []
+    replace = os.replace
+
+    def watched(source: Path, target: Path) -> None:  # what a report opening the directory now would find
+        db = sqlite3.connect(source)
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        db.close()
+        seen.append((Path(target).exists(), tables))
+        replace(source, target)
+
+    monkeypatch.setattr("agora.runner.store.os.replace", watched)
+    store = RunStore(directory, create=True, exclusive=True)
+    store.set_manifest(scenario="s")
+    store.close()
+    ((existed, tables),) = seen
+    assert not existed and {"manifest", "records"} <= tables  # no store, then a whole one
+    assert sorted(p.name for p in directory.iterdir() if p.name.startswith("run.sqlite")) == ["run.sqlite"]
+    assert RunStore(directory, readonly=True).manifest() == {"scenario": "s"}

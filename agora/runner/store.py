@@ -111,10 +111,11 @@ class RunStore:
             raise ConfigError(f"{self.directory}: not a run directory (no {STORE})")
 
     def _open(self, create: bool) -> sqlite3.Connection:
+        if create:
+            self._make()
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         try:
-            if not create:
-                self._tables(db)
+            self._tables(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
@@ -122,6 +123,19 @@ class RunStore:
             db.close()
             raise
         return db
+
+    def _make(self) -> None:
+        """Make the store whole under another name, then rename it into place: a report opening the directory of a
+        run that is just starting finds no store yet, or a whole one, never a file without its tables."""
+        partial = self.path.with_name(f"{STORE}.partial")
+        partial.unlink(missing_ok=True)  # left by a run killed while making it; this one holds the lock
+        db = sqlite3.connect(partial, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()  # the last connection: SQLite folds the WAL into the file and removes it
+        os.replace(partial, self.path)
 
     def _open_readonly(self) -> sqlite3.Connection:
         """The store, read-only, creating no file.
