@@ -53,3 +53,23 @@ async def test_any_gguf_path_is_a_model() -> None:
     assert completion.text.strip()
     assert 0 < completion.usage.completion_tokens <= 8
     assert completion.output_mode == "text"
+
+
+async def test_a_string_bound_by_max_length_is_kept_to_it_by_the_grammar() -> None:
+    from pydantic import BaseModel, Field
+
+    from agora.tuning import Draft
+
+    class Short(BaseModel):
+        reasoning: str = Field(min_length=1, max_length=12)
+        verdict: str = Field(min_length=1, max_length=4)
+
+    model = resolve_model(SPEC)
+    ask = [user("Explain at length why the sky is blue, then give a one-word verdict.")]
+    short = await ask_structured(model, ask, Short, Settings(max_tokens=64, seed=1), max_reasks=0)
+    assert 1 <= len(short.value.reasoning) <= 12 and 1 <= len(short.value.verdict) <= 4  # type: ignore[attr-defined]
+    # agora tune's proposal allows a 2,000-character prompt: llama.cpp parses its grammar (it did not, nested)
+    proposal = await ask_structured(
+        model, [user("Propose a persona for a judge of answers.")], Draft, Settings(max_tokens=300, seed=1)
+    )
+    assert proposal.value.system_prompt  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import json
 import os
+import re
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -50,12 +51,23 @@ def _close_decoders() -> None:
     _decoders.clear()
 
 
+# llama-cpp-python writes "up to n more" as n nested optional groups, "(char (char (char)?)?)?"; llama.cpp's parser
+# recurses once per group and gives up on a string of ``maxLength`` 2000. Its own repetition, "char{0,n}", is flat.
+_NESTED = re.compile(r"\(([\w-]+)(?: \(\1)*\)\?(?:\)\?)*")
+
+
+def _flat(match: re.Match[str]) -> str:
+    text, item = match.group(0), match.group(1)
+    depth = text.count("(")
+    return f"{item}{{0,{depth}}}" if text.count(")?") == depth else text
+
+
 @lru_cache(maxsize=64)
 def grammar(json_schema: str) -> str:
-    """The llama.cpp grammar (GBNF) of a JSON schema."""
+    """The llama.cpp grammar (GBNF) of a JSON schema, bounded repetitions written flat (``x{0,n}``)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return json_schema_to_gbnf(json_schema)
+    return _NESTED.sub(_flat, json_schema_to_gbnf(json_schema))
 
 
 @backend("local")
