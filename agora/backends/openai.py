@@ -4,7 +4,7 @@ Spec ``openai:MODEL`` or ``openai:MODEL@BASE_URL``; ``OPENAI_BASE_URL`` and ``OP
 honoured. Structured output asks for ``json_schema``; a server that refuses it (``llama_cpp.server``
 answers HTTP 500) is asked for ``json_object`` with the schema, then for plain text, and the mode that
 worked is remembered for the rest of the backend's life. Requests go through a ``Transport``
-(``agora.backends.transport``): a lean aiohttp session by default, the official ``openai`` SDK with
+(``agora.backends.transport``): raw JSON over agora's lean HTTP client by default, the official ``openai`` SDK with
 ``AGORA_OPENAI_TRANSPORT=sdk``.
 """
 
@@ -80,7 +80,7 @@ class OpenAIBackend(Backend):
 
     @property
     def times_calls(self) -> bool:  # type: ignore[override]
-        """The lean transport bounds each call by ``settings.timeout`` itself (aiohttp's total timeout), so the
+        """The lean transport bounds each call by ``settings.timeout`` itself (the reply's deadline), so the
         retrying wrapper spends no task of its own on it; the SDK's timeout bounds each phase, not the whole call."""
         return self.transport_name == "lean"
 

@@ -1,4 +1,4 @@
-"""How the ``openai`` backend reaches a server: a lean aiohttp session posting raw JSON, or the official SDK.
+"""How the ``openai`` backend reaches a server: raw JSON over agora's lean HTTP client, or the official SDK.
 
 Both take the body of a chat-completions request and give back the reply's JSON as a dict, so the backend builds
 requests and reads replies once. An HTTP error reply is a ``StatusError`` (the backend decides whether it refuses the
@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 
+from agora.backends.http import HttpError, Pool
 from agora.backends.sdk_errors import retry_after, sdk_error, status_error
 from agora.errors import AgoraError, BackendTimeout, BackendUnavailable, ConfigError
 from agora.redaction import redact
@@ -92,12 +93,12 @@ class Transport(ABC):
 
 
 class Lean(Transport):
-    """One ``aiohttp`` session posting raw JSON to ``BASE_URL/chat/completions``."""
+    """Raw JSON posted to ``BASE_URL/chat/completions`` over agora's lean HTTP client (``agora.backends.http``)."""
 
     def __init__(self, spec: str, base_url: str | None, api_key: str) -> None:
         super().__init__(spec, base_url, api_key)
-        self._session: Any = None
-        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._pool: Pool | None = None
+        self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "agora"}
         for variable, header in (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project")):
             if os.environ.get(variable):
                 self._headers[header] = os.environ[variable]
@@ -107,45 +108,37 @@ class Lean(Transport):
             self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
             self.base_url = urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
 
-    def _open(self) -> Any:
-        import aiohttp
-
-        if self._session is None:
-            connections = pool_size()
-            connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
-            self._session = aiohttp.ClientSession(connector=connector, headers=self._headers)
-        return self._session
+    def _open(self) -> Pool:
+        if self._pool is None:
+            try:
+                self._pool = Pool(f"{self.base_url}/chat/completions", self._headers, pool_size())
+            except ValueError as exc:
+                raise ConfigError(f"{self.spec}: base URL: {exc}") from None
+        return self._pool
 
     async def chat(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-        import aiohttp
-
-        session = self._open()
+        pool = self._open()
         try:
-            async with session.post(
-                f"{self.base_url}/chat/completions",
-                data=orjson.dumps(body),
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                wait = retry_after(response.headers.get("retry-after"))
+            answer = await pool.post(orjson.dumps(body), timeout)
         except asyncio.TimeoutError:
             raise BackendTimeout(f"{self.spec}: request timed out") from None
-        except aiohttp.ClientError as exc:
-            raise BackendUnavailable(f"{self.spec}: cannot connect: {redact(str(exc) or type(exc).__name__)}") from None
+        except HttpError as exc:
+            raise BackendUnavailable(f"{self.spec}: cannot connect: {redact(str(exc))}") from None
+        raw, status = answer.body, answer.status
         reply = _json(raw)
         if status >= 400:
             error = reply.get("error") if isinstance(reply, dict) else None
             message = error.get("message") if isinstance(error, dict) else None
+            wait = retry_after(answer.headers.get("retry-after"))
             raise StatusError(status, str(message or raw[:500].decode(errors="replace")), wait)
         if not isinstance(reply, dict):
             raise BackendUnavailable(f"{self.spec}: the reply is not a JSON object: {raw[:200]!r}")
         return reply
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
 
 class Sdk(Transport):

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,32 +142,53 @@ class Gate:
         """``estimate_tokens``: the tokens to take a slot for."""
         return estimate_tokens(messages, settings)
 
-    @asynccontextmanager
-    async def slot(self, tokens: int = 0) -> AsyncIterator[Slot]:
+    def slot(self, tokens: int = 0) -> Held:
         """Wait for a free place in flight, then for the request and token budgets; hold the place in the block.
 
         The wait has no timeout of its own: a caller bounds the call inside the block, not its time in the queue.
         Leaving the block (return, error, cancellation) frees the place; the tokens taken stay spent unless settled.
         """
-        async with AsyncExitStack() as stack:
-            self.waiting += 1
-            try:
-                for semaphore in self._semaphores:
-                    await stack.enter_async_context(semaphore)
-                if self._requests is not None:
-                    await self._requests.take(1)
-                if self._tokens is not None:
-                    await self._tokens.take(tokens)
-            finally:
-                self.waiting -= 1
-            self.in_flight += 1
-            try:
-                yield Slot(self._tokens, tokens)
-            finally:
-                self.in_flight -= 1
+        return Held(self, tokens)
 
     def __repr__(self) -> str:
         return f"<Gate {self.name or '?'} {self.limits} in_flight={self.in_flight} waiting={self.waiting}>"
+
+
+class Held:
+    """A call's hold on a gate's slot: ``async with`` waits for it and frees it (a class, not a generator: it is
+    entered once a model call)."""
+
+    def __init__(self, gate: Gate, tokens: int) -> None:
+        self._gate = gate
+        self._tokens = tokens
+        self._held: list[asyncio.Semaphore] = []
+
+    async def __aenter__(self) -> Slot:
+        gate = self._gate
+        gate.waiting += 1
+        try:
+            for semaphore in gate._semaphores:
+                await semaphore.acquire()
+                self._held.append(semaphore)
+            if gate._requests is not None:
+                await gate._requests.take(1)
+            if gate._tokens is not None:
+                await gate._tokens.take(self._tokens)
+        except BaseException:
+            self._release()
+            raise
+        finally:
+            gate.waiting -= 1
+        gate.in_flight += 1
+        return Slot(gate._tokens, self._tokens)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._gate.in_flight -= 1
+        self._release()
+
+    def _release(self) -> None:
+        while self._held:
+            self._held.pop().release()
 
 
 def provider(backend: Any) -> str:
