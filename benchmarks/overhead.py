@@ -11,6 +11,7 @@ once that ask for a JSON verdict; ``--in-flight`` items at a time. The clients:
 - ``sdk-default``: the official ``openai`` SDK with its default transport (the loop most users write);
 - ``sdk-aiohttp``: the same SDK with its aiohttp transport (``DefaultAioHttpClient``);
 - ``lean``: one aiohttp session posting raw JSON;
+- ``http``: agora's own HTTP client (``agora.backends.http.Pool``, the lean transport's) posting raw JSON;
 - ``agora run benchmarks/overhead.yaml``; the same run again into a new directory (a finished identical run lies
   beside it, so its records are reused); and again with ``--fresh`` (executed, every reply from the response cache);
 - with ``--executor ray``, ``agora run --executor ray --fresh`` on a local Ray cluster (its CPU is in the Ray
@@ -143,10 +144,27 @@ async def _lean_loop(url: str, items: int, in_flight: int) -> None:
         await _drive(call, items, in_flight)
 
 
+async def _http_loop(url: str, items: int, in_flight: int) -> None:
+    from agora.backends.http import Pool
+
+    pool = Pool(f"{url}/chat/completions", {"Authorization": "Bearer none"}, size=in_flight * JURORS)
+
+    async def call(request: dict[str, Any]) -> str:
+        reply = await pool.post(json.dumps({"model": "fake", **request}).encode(), timeout=60)
+        if reply.status != 200:
+            raise RuntimeError(f"HTTP {reply.status}: {reply.body[:200]!r}")
+        return str(json.loads(reply.body)["choices"][0]["message"]["content"])
+
+    await _drive(call, items, in_flight)
+    await pool.aclose()
+
+
 def child(loop: str, url: str, items: int, in_flight: int) -> None:
     """Run one plain loop in this process."""
     if loop == "lean":
         asyncio.run(_lean_loop(url, items, in_flight))
+    elif loop == "http":
+        asyncio.run(_http_loop(url, items, in_flight))
     else:
         asyncio.run(_sdk_loop(url, items, in_flight, loop.removeprefix("sdk-")))
 
@@ -214,7 +232,7 @@ def main() -> None:
     parser.add_argument("--memory", default="2000,20000", help="the item counts of the memory pair ('' skips it)")
     parser.add_argument("--executor", choices=["local", "ray"], default="local", help="ray: agora run on Ray too")
     parser.add_argument("--skip-loops", action="store_true", help="run agora only")
-    parser.add_argument("--child", choices=["sdk-default", "sdk-aiohttp", "lean"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["sdk-default", "sdk-aiohttp", "lean", "http"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,7 +248,7 @@ def main() -> None:
     rows: list[Measure] = []
     try:
         if not args.skip_loops:
-            for loop in ("sdk-default", "sdk-aiohttp", "lean"):
+            for loop in ("sdk-default", "sdk-aiohttp", "lean", "http"):
                 command = [sys.executable, __file__, "--child", loop, "--url", server.url]
                 command += ["--items", str(args.items), "--in-flight", str(args.in_flight)]
                 rows.append(measure(loop, command, server))

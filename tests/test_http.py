@@ -244,6 +244,24 @@ async def test_calls_beyond_the_pool_size_wait_for_a_connection() -> None:
     assert server.connections == 2 and server.most_open == 2
 
 
+async def test_the_wait_for_a_busy_pools_connection_counts_against_the_timeout() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> None:
+        await server.request(reader)
+        await asyncio.sleep(1)
+        writer.write(reply(b"slow"))
+        await reader.read()
+
+    async with raw_server(handler) as server:
+        pool = Pool(server.url, {}, size=1)
+        slow = asyncio.ensure_future(pool.post(b"{}", timeout=5))
+        await asyncio.sleep(0.1)
+        with pytest.raises(asyncio.TimeoutError):
+            await pool.post(b"{}", timeout=0.2)  # the one connection is busy for another 0.9 s
+        assert (await slow).body == b"slow"
+        await pool.aclose()
+    assert len(server.requests) == 1  # the second request never went out
+
+
 async def test_an_unreachable_server_is_an_error_naming_it() -> None:
     listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]

@@ -73,7 +73,8 @@ class Pool:
         self._open: set[_Connection] = set()
 
     async def post(self, body: bytes, timeout: float) -> Reply:
-        """POST ``body`` (JSON) and read the whole reply within ``timeout`` seconds.
+        """POST ``body`` (JSON) and read the whole reply within ``timeout`` seconds, the wait for a connection
+        included.
 
         Raises:
             TimeoutError: no whole reply within ``timeout`` (``asyncio.TimeoutError``).
@@ -84,12 +85,18 @@ class Pool:
             self._rebind(loop)
         request = self._head + b"%d\r\n\r\n" % len(body) + body
         deadline = loop.time() + timeout
-        async with self._free:
+        if self._free.locked():  # every connection is busy: wait for one, but not past the deadline
+            await asyncio.wait_for(self._free.acquire(), timeout)
+        else:
+            await self._free.acquire()
+        try:
             reply = None
             while reply is None:
                 connection, reused = await self._connection(deadline)
                 reply = await self._exchange(connection, request, deadline, reused)
             return reply
+        finally:
+            self._free.release()
 
     async def _exchange(self, connection: _Connection, request: bytes, deadline: float, reused: bool) -> Reply | None:
         """The reply to ``request`` on ``connection``; ``None`` when a reused connection turned out closed."""
