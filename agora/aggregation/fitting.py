@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agora.aggregation.reliability import MISSING, Reliability, fit_dawid_skene, installed
 from agora.aggregation.thresholds import Thresholds, decide
 from agora.aggregation.voting import get_rule
 from agora.config_file import config_error
@@ -90,6 +89,8 @@ def check_fit(rule: str, params: Mapping[str, Any]) -> None:
     """
     if rule != "dawid_skene":
         return
+    from agora.aggregation.reliability import MISSING, Reliability, installed  # numpy: only for this rule
+
     if not isinstance(params.get("model"), Reliability | None):
         fix = "leave it out to fit the jury on its run"
         raise ConfigError(f"rule 'dawid_skene': params.model must be a fitted Reliability; {fix}")
@@ -104,6 +105,8 @@ def fit(records: Iterable[Record], answers: Mapping[str, int], policy: Threshold
     Raises:
         ConfigError: crowd-kit is not installed.
     """
+    from agora.aggregation.reliability import fit_dawid_skene
+
     groups: dict[tuple[str, int], list[tuple[str, list[Verdict]]]] = {}
     for record in records:
         if record.status != "ok" or record.decision is None:
@@ -153,6 +156,8 @@ def for_report(store: RunStore, manifest: Mapping[str, Any], records: Iterable[R
         return None
     if manifest.get("status") == "finished" and (stored := read_fits(store)):
         return Fitted(stored, "stored")
+    from agora.aggregation.reliability import installed
+
     if not installed():
         return Fitted((), "unavailable")
     policy = Thresholds(jury.get("min_confidence", 0), jury.get("quorum", 1), jury.get("margin", 0))

@@ -12,14 +12,14 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
-from agora.aggregation.reliability import Reliability
 from agora.errors import ConfigError
 from agora.registry import Registry
 from agora.types import Decision, Verdict
+
+if TYPE_CHECKING:
+    from agora.aggregation.reliability import Reliability  # numpy: imported where a model is used
 
 Rule = Callable[[Sequence[Verdict], int], Decision]
 Registered = TypeVar("Registered", bound=Callable[..., Decision])
@@ -164,16 +164,17 @@ def log_odds(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
     voters, and a softmax turns the sums into probabilities; with two answers the pooled log-odds are the sum of the
     voters' log-odds. ``Decision.probability`` is the winner's pooled probability.
     """
-    scores = np.zeros(n_answers)
+    scores = [0.0] * n_answers
+    low, high = LOG_ODDS_CLIP
     for v, choice in zip(verdicts, _choices(verdicts, n_answers), strict=True):
         if choice is None:
             continue
-        p = float(np.clip(v.confidence / 100, *LOG_ODDS_CLIP))
-        stated = np.full(n_answers, (1 - p) / max(n_answers - 1, 1))
-        stated[choice] = p
-        scores += np.log(stated)
-    likelihood = np.exp(scores - scores.max())
-    pooled = (likelihood / likelihood.sum()).tolist()
+        p = min(max(v.confidence / 100, low), high)
+        rest = math.log((1 - p) / max(n_answers - 1, 1))
+        scores = [s + (math.log(p) if i == choice else rest) for i, s in enumerate(scores)]
+    top = max(scores)
+    likelihood = [math.exp(s - top) for s in scores]
+    pooled = [x / sum(likelihood) for x in likelihood]
     outcome = leader(pooled)
     return settle(verdicts, "log_odds", pooled, outcome, None if outcome is None else pooled[outcome])
 
@@ -224,6 +225,8 @@ def dawid_skene(verdicts: Sequence[Verdict], n_answers: int, *, model: Reliabili
     """
     if model is None:
         return tally(verdicts, n_answers, PROVISIONAL, quota=0.5)
+    from agora.aggregation.reliability import Reliability
+
     if not isinstance(model, Reliability):
         raise ConfigError(f"dawid_skene: model must be a fitted Reliability, got {type(model).__name__}")
     if model.n_answers != n_answers:
