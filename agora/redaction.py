@@ -30,7 +30,11 @@ def _secrets() -> set[str]:
 def redact(text: str) -> str:
     """Return ``text`` with every known secret (registered or in a ``*_API_KEY`` variable) and every URL credential
     masked."""
-    for secret in _secrets():
+    return _redact(text, _secrets())
+
+
+def _redact(text: str, secrets: set[str]) -> str:
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
     return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub("***@", text))
@@ -43,10 +47,14 @@ def masked(text: str) -> bool:
 
 def redact_data(data: Any) -> Any:
     """``data`` (JSON-like: dicts, lists, strings ...) with ``redact`` applied to every string in it."""
+    return _redact_data(data, _secrets())  # the environment read once, not once a string
+
+
+def _redact_data(data: Any, secrets: set[str]) -> Any:
     if isinstance(data, str):
-        return redact(data)
+        return _redact(data, secrets)
     if isinstance(data, dict):
-        return {redact_data(key): redact_data(value) for key, value in data.items()}
+        return {_redact_data(key, secrets): _redact_data(value, secrets) for key, value in data.items()}
     if isinstance(data, list | tuple):
-        return [redact_data(value) for value in data]
+        return [_redact_data(value, secrets) for value in data]
     return data
