@@ -3,7 +3,8 @@
 The ``openai`` backend's lean transport posts thousands of small requests to one server. A general client (aiohttp,
 httpx) builds header multidicts, URL objects, payload writers and response objects for each; this one writes a
 request head made once per pool plus the body, and reads the reply with llhttp, the C parser Node.js and uvicorn use
-(Content-Length, chunked and read-to-close bodies, gzip and deflate). It is about a third of aiohttp's CPU a call.
+(Content-Length, chunked and read-to-close bodies, gzip and deflate). In a plain loop it spends about two thirds
+of aiohttp's CPU a call (``benchmarks/overhead.py``).
 
     pool = Pool("http://127.0.0.1:8080/v1/chat/completions", {"Authorization": "Bearer ..."}, size=256)
     reply = await pool.post(b'{"model": ...}', timeout=60)    # Reply(status=200, headers={...}, body=b"...")
