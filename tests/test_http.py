@@ -272,9 +272,23 @@ async def test_an_unreachable_server_is_an_error_naming_it() -> None:
         await pool.post(b"{}", timeout=5)
 
 
-def test_only_http_and_https_urls_make_a_pool() -> None:
-    with pytest.raises(ValueError, match="not an http"):
-        Pool("ftp://example.org/v1", {}, size=1)
+@pytest.mark.parametrize(
+    ("url", "headers", "error"),
+    [
+        ("ftp://example.org/v1", {}, "not an http"),
+        ("http://example.org/v 1", {}, "space or line break in the URL"),
+        (
+            "http://example.org/v1",
+            {"Authorization": "Bearer k\r\nX-Evil: 1"},
+            "'Authorization': an empty name or a line",
+        ),
+        ("http://example.org/v1", {"Authorization": "Bearer ключ"}, "not Latin-1"),
+    ],
+)
+def test_a_request_http_cannot_carry_makes_no_pool(url: str, headers: dict[str, str], error: str) -> None:
+    with pytest.raises(ValueError, match=error) as info:
+        Pool(url, headers, size=1)
+    assert "Bearer" not in str(info.value)  # a key is never shown
 
 
 async def test_https_is_spoken_with_the_given_certificate_authority_and_refused_without_it() -> None:

@@ -94,3 +94,11 @@ async def test_credentials_in_the_url_are_sent_as_basic_auth_not_in_the_url(fake
     assert reply["choices"][0]["message"]["content"].startswith("Argument ")
     assert lean.base_url == fake_server.url  # the credentials left the URL...
     assert lean._headers["Authorization"] == "Basic YWdlbnQ6c0BjcmV0"  # ...for the header: base64 of agent:s@cret
+
+
+async def test_a_key_http_cannot_carry_is_a_config_error_naming_the_model_not_the_key(fake_server: FakeServer) -> None:
+    lean = Lean("openai:fake", fake_server.url, "sk-secret\nX-Injected: 1")
+    with pytest.raises(ConfigError, match=r"^openai:fake: header 'Authorization'") as info:
+        await lean.chat({"model": "fake", "messages": []}, timeout=5)
+    assert "sk-secret" not in str(info.value)
+    assert fake_server.totals() == {}  # nothing went out

@@ -46,6 +46,8 @@ class Reply:
 class Pool:
     """Connections to the server of ``url``, each carrying one POST to ``url`` at a time.
 
+    Raises ``ValueError`` for a URL that is not ``http(s)`` or has spaces, and for a header that HTTP cannot carry.
+
     Args:
         url: ``http://`` or ``https://`` address that every POST goes to.
         headers: sent with every request (``Host``, ``Content-Length`` and ``Content-Type`` are the pool's own).
@@ -63,10 +65,19 @@ class Pool:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if any(c.isspace() for c in target):
+            raise ValueError(f"a space or line break in the URL's path: {url!r}")
         lines = [f"POST {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}", "Accept: application/json"]
-        lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() not in _OWN]
+        for name, value in headers.items():
+            if any(c in "\r\n" for c in name + value) or not name.strip():
+                raise ValueError(f"header {name!r}: an empty name or a line break")  # the value may be a key: not shown
+            if name.lower() not in _OWN:
+                lines.append(f"{name}: {value}")
         lines += ["Content-Type: application/json", "Content-Length: "]
-        self._head = "\r\n".join(lines).encode("latin-1")
+        try:
+            self._head = "\r\n".join(lines).encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError("a header or the URL has characters HTTP/1.1 cannot carry (not Latin-1)") from None
         self._size = size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._free = asyncio.Semaphore(size)

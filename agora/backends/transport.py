@@ -113,7 +113,7 @@ class Lean(Transport):
             try:
                 self._pool = Pool(f"{self.base_url}/chat/completions", self._headers, pool_size())
             except ValueError as exc:
-                raise ConfigError(f"{self.spec}: base URL: {exc}") from None
+                raise ConfigError(f"{self.spec}: {exc}") from None
         return self._pool
 
     async def chat(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
