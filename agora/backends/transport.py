@@ -4,7 +4,7 @@ Both take the body of a chat-completions request and give back the reply's JSON 
 requests and reads replies once. An HTTP error reply is a ``StatusError`` (the backend decides whether it refuses the
 response format or is an agora error); a timeout or a lost connection is an agora error already.
 
-``lean`` (the default) spends about a tenth of the client CPU per call that the SDK does: the SDK validates and
+``lean`` (the default) spends about a twentieth of the client CPU per call that the SDK does: the SDK validates and
 transforms every request, builds pydantic models of every reply, and its httpx pool scans every connection for each
 request (quadratic at hundreds in flight). ``sdk`` is the official client, with whatever the SDK adds (Azure and
 proxy settings from its environment variables, for one); choose it with ``AGORA_OPENAI_TRANSPORT=sdk``.
