@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "benchmarks" / "overhead.yaml"
 JUDGE_SCENARIO = ROOT / "benchmarks" / "overhead-judge.yaml"
 DEBATE_ROUNDS, DEBATERS, JURORS = 3, 2, 3
+LOOPS = ("sdk-default", "sdk-aiohttp", "lean", "http")  # the plain loops, each a --child
 VERDICT_SCHEMA = {
     "type": "object",
     "properties": {
@@ -232,7 +233,7 @@ def main() -> None:
     parser.add_argument("--memory", default="2000,20000", help="the item counts of the memory pair ('' skips it)")
     parser.add_argument("--executor", choices=["local", "ray"], default="local", help="ray: agora run on Ray too")
     parser.add_argument("--skip-loops", action="store_true", help="run agora only")
-    parser.add_argument("--child", choices=["sdk-default", "sdk-aiohttp", "lean", "http"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=LOOPS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -248,7 +249,7 @@ def main() -> None:
     rows: list[Measure] = []
     try:
         if not args.skip_loops:
-            for loop in ("sdk-default", "sdk-aiohttp", "lean", "http"):
+            for loop in LOOPS:
                 command = [sys.executable, __file__, "--child", loop, "--url", server.url]
                 command += ["--items", str(args.items), "--in-flight", str(args.in_flight)]
                 rows.append(measure(loop, command, server))

@@ -174,7 +174,8 @@ def log_odds(verdicts: Sequence[Verdict], n_answers: int) -> Decision:
         scores = [s + (math.log(p) if i == choice else rest) for i, s in enumerate(scores)]
     top = max(scores)
     likelihood = [math.exp(s - top) for s in scores]
-    pooled = [x / sum(likelihood) for x in likelihood]
+    total = sum(likelihood)
+    pooled = [x / total for x in likelihood]
     outcome = leader(pooled)
     return settle(verdicts, "log_odds", pooled, outcome, None if outcome is None else pooled[outcome])
 

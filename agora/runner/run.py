@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from agora.aggregation.fitting import fit_after_run
 from agora.errors import ConfigError, ExecutionError
 from agora.items import Item, Malformed
 from agora.loaders import read
@@ -206,8 +207,6 @@ class Run:
         try:
             await self._schedule(executor.run, self.options.concurrency or self.scenario.concurrency, on_record)
             cache.commit()
-            from agora.aggregation.fitting import fit_after_run  # here: numpy and the aggregation, not for reuse
-
             fit_after_run(self.store, self.scenario.jury)
             status = "finished"
         except Exception as exc:
