@@ -105,8 +105,10 @@ class ModelsSpec(Spec):
 
 class JudgeSpec(Spec):
     """One judge of the judging seat: a persona (or none), an optional model, a vote weight, and its judging method
-    (see ``agora.methods``): pointwise ``scale`` scores, a ``rubric`` file, a ``checklist``, the item field it reads
-    as a ``reference`` answer, ``samples`` for self-consistency, ``swap`` for both answer orders."""
+    (see ``agora.methods``): pointwise ``scale`` scores, a ``rubric`` file, a ``checklist``, the letter at once
+    (``reasoning: false``), the item field it reads as a ``reference`` answer, ``samples`` for self-consistency,
+    ``swap`` for both answer orders; ``logprobs`` reads the model's probability of its letter where the backend
+    gives one."""
 
     name: str | None = None
     persona: str | None = None
@@ -115,6 +117,8 @@ class JudgeSpec(Spec):
     scale: int | None = Field(default=None, ge=2)
     rubric: str | None = None
     checklist: bool = False
+    reasoning: bool = True
+    logprobs: bool = False
     reference: str | None = Field(default=None, min_length=1)
     samples: int = Field(default=1, ge=1)
     swap: bool = False
@@ -147,7 +151,7 @@ class JudgeSpec(Spec):
 
     @model_validator(mode="after")
     def _one_form(self) -> JudgeSpec:
-        checked(form_of, self.scale, self.rubric, self.checklist, None)
+        checked(form_of, self.scale, self.rubric, self.checklist, None, self.reasoning)
         return self
 
     @property

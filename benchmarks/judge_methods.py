@@ -7,7 +7,10 @@ Every method judges the same pairs (LLMBar Natural in file order; EvalBiasBench 
 seeded) through ``direct_qa`` with the method's judging seat, ``--concurrency`` items in flight (the embedded
 decoder batches their calls). Methods:
 
-- direct: one judge picks a letter (the baseline);
+- direct: one judge picks a letter after its reasoning (the baseline);
+- no-reasoning: one judge names the letter at once (``--no-reasoning``), with logprobs: its confidence here is the
+  model's probability of that letter;
+- no-reasoning+swap: the same in both answer orders, the orders' probabilities averaged;
 - swap: the same judge on both answer orders, a position-inconsistent pair undecided (with ``--logprobs``, the
   orders' probabilities of each answer averaged instead);
 - samples=K: K samples at ``--sample-temperature``, each its own seed, the majority, agreement as confidence;
@@ -18,8 +21,13 @@ decoder batches their calls). Methods:
 - reference: not run: neither data set carries a reference answer.
 
 Accuracy counts an undecided item as wrong (95% bootstrap interval); coverage is the share decided; selective
-accuracy is accuracy over the decided items. Calls and tokens are per item, every call of the method counted
-(re-asks included). No timings are asserted.
+accuracy is accuracy over the decided items. "At half" is the accuracy of the most confident half of the items
+(the items tied at the cut kept, so its coverage may be above 0.5): a decision's confidence is its juror's token
+probability where the backend gave one, else its stated confidence. Calls and tokens are per item, every call of
+the method counted (re-asks included), whether the model made it or the response cache served it. Replies are
+kept in a response cache (``--cache``, by default the shared ``$AGORA_CACHE_DIR/responses.sqlite``), so a run
+stopped part-way, or a larger ``--limit``, only calls the model for what is new; the wall time covers only this
+run's calls, and the log says how many were served from the cache. No timings are asserted.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,20 +47,22 @@ from typing import Any
 from agora import meter
 from agora.agents.juror import Juror, juror_seed
 from agora.backends import Backend, resolve_model
+from agora.backends.base import Wrapper
 from agora.errors import AgoraError
 from agora.items import Item
 from agora.loaders import Source, read
-from agora.methods import Form, form_of
-from agora.metrics.accuracy import Outcome, accuracy
-from agora.paths import data_dir
+from agora.methods import Direct, Form, form_of
+from agora.metrics.accuracy import Outcome, accuracy, selective
+from agora.paths import cache_dir, data_dir
 from agora.personas import load_persona
 from agora.protocols import Jury, direct_qa
-from agora.types import Settings
+from agora.runner.cache import Cached, ResponseCache
+from agora.types import Completion, Message, OutputSchema, Settings
 from agora.weights import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = ROOT / "rubrics" / "instruction-following.yaml"
-METHODS = ("direct", "swap", "samples", "checklist", "rubric", "cascade", "tuned")
+METHODS = ("direct", "no-reasoning", "no-reasoning+swap", "swap", "samples", "checklist", "rubric", "cascade", "tuned")
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,27 @@ class Scored:
     calls: int = 0
     tokens: int = 0
     failed: int = 0
+    cached: int = 0
     seconds: float = 0.0
     stages: list[int] | None = None
+
+
+_bill: ContextVar[Scored | None] = ContextVar("bill", default=None)
+
+
+class Billed(Wrapper):
+    """Counts every completion a method receives, from the model or the response cache, to the ``Scored`` being
+    filled: a method's cost is the same whether its replies were made now or served from the cache."""
+
+    async def complete(
+        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
+    ) -> Completion:
+        completion = await self.inner.complete(messages, settings, schema)
+        bill = _bill.get()
+        if bill is not None:
+            bill.calls += 1
+            bill.tokens += completion.usage.prompt_tokens + completion.usage.completion_tokens
+        return completion
 
 
 def items(name: str, limit: int, seed: int) -> list[Item]:
@@ -92,8 +122,9 @@ def juror(opt: Options, name: str, form: Form | None = None, **kwargs: Any) -> J
     seed = juror_seed(opt.settings.seed, name)
     settings = kwargs.pop("settings", opt.settings)
     persona = kwargs.pop("persona", None)
+    logprobs = kwargs.pop("logprobs", opt.logprobs)
     return Juror(
-        opt.model, persona, name=name, settings=replace(settings, seed=seed), form=form, logprobs=opt.logprobs, **kwargs
+        opt.model, persona, name=name, settings=replace(settings, seed=seed), form=form, logprobs=logprobs, **kwargs
     )
 
 
@@ -101,6 +132,10 @@ def seat(method: str, opt: Options) -> Any:
     """The judging seat of ``method``: a one-juror jury (its decision is the juror's verdict), or a cascade."""
     if method == "direct":
         return Jury([juror(opt, "judge")])
+    if method == "no-reasoning":
+        return Jury([juror(opt, "judge", Direct(reasoning=False), logprobs=True)])
+    if method == "no-reasoning+swap":
+        return Jury([juror(opt, "judge", Direct(reasoning=False), logprobs=True, swap=True)])
     if method == "swap":
         return Jury([juror(opt, "judge", swap=True)])
     if method == "samples":
@@ -127,6 +162,7 @@ async def score(method: str, pairs: Sequence[Item], opt: Options, in_flight: int
     graph = direct_qa(seat(method, opt))
     gate = asyncio.Semaphore(in_flight)
     result = Scored([None] * len(pairs), stages=[] if method == "cascade" else None)
+    _bill.set(result)  # the items' tasks, created below, inherit it
 
     async def one(index: int, item: Item) -> None:
         counted = meter.Meter()
@@ -138,13 +174,16 @@ async def score(method: str, pairs: Sequence[Item], opt: Options, in_flight: int
                     result.failed += 1
                     log(f"{method}: {item.id} failed: {type(exc).__name__}: {exc}")
                     state = None
-        result.calls += counted.calls + counted.failed
-        result.tokens += counted.prompt_tokens + counted.completion_tokens
+        result.calls += counted.failed
+        result.cached += counted.cached
         if state is None:
             return
         decision = state["decision"]
         if isinstance(decision.outcome, int):
-            result.outcomes[index] = (decision.confidence or 0.0, decision.outcome == item.gold)
+            verdicts = state.get("verdicts") or []
+            known = [v.probability for v in verdicts if v.probability is not None]
+            confidence = 100 * known[0] if len(verdicts) == 1 and known else decision.confidence or 0.0
+            result.outcomes[index] = (confidence, decision.outcome == item.gold)
         if result.stages is not None and decision.stage is not None:
             result.stages.append(decision.stage)
 
@@ -158,23 +197,34 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def at_half(outcomes: Sequence[Outcome]) -> tuple[float | None, float | None]:
+    """(coverage, selective accuracy) of the most confident half of the items, those tied at the cut kept."""
+    for threshold in sorted({o[0] for o in outcomes if o is not None}, reverse=True):
+        coverage, kept = selective(outcomes, threshold)
+        if coverage is not None and coverage >= 0.5:
+            return coverage, kept
+    return selective(outcomes, 0.0) if outcomes else (0.0, None)  # fewer than half decided: all of them
+
+
 def row(data: str, method: str, s: Scored) -> tuple[str, float | None, float, float | None]:
     n = len(s.outcomes)
     acc = accuracy(s.outcomes)
     decided = [o for o in s.outcomes if o is not None]
     coverage = len(decided) / n if n else 0.0
-    selective = sum(o[1] for o in decided) / len(decided) if decided else None
+    chosen = sum(o[1] for o in decided) / len(decided) if decided else None
+    half_coverage, half = at_half(s.outcomes)
     interval = f"[{acc.low:.2f}, {acc.high:.2f}]" if acc.low is not None and acc.high is not None else "-"
     stages = ""
     if s.stages is not None:
         stages = ", ".join(f"stage {k}: {s.stages.count(k)}" for k in sorted(set(s.stages)))
     print(
         f"| {data} | {method} | {n} | {acc.value or 0:.2f} {interval} | {coverage:.2f} | "
-        f"{'-' if selective is None else f'{selective:.2f}'} | {s.calls / n:.1f} | {s.tokens / n:.0f} | "
+        f"{'-' if chosen is None else f'{chosen:.2f}'} | {'-' if half is None else f'{half:.2f}'} "
+        f"({half_coverage or 0:.2f}) | {s.calls / n:.1f} | {s.tokens / n:.0f} | "
         f"{s.seconds:.0f} | {s.failed} | {stages or '-'} |",
         flush=True,
     )
-    return method, acc.value, coverage, selective
+    return method, acc.value, coverage, chosen
 
 
 def main() -> None:
@@ -195,6 +245,8 @@ def main() -> None:
         "position-inconsistent pair undecided",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=cache_dir() / "responses.sqlite", help="the response cache")
+    parser.add_argument("--no-cache", action="store_true", help="call the model for every reply")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
@@ -204,8 +256,11 @@ def main() -> None:
         methods.remove("tuned")
         log("tuned: skipped (no --tuned persona)")
     settings = Settings(seed=args.seed, timeout=args.timeout)
+    model: Backend = resolve_model(args.model)
+    if not args.no_cache:
+        model = Cached(model, ResponseCache(args.cache))
     opt = Options(
-        resolve_model(args.model),
+        Billed(model),
         settings,
         args.samples,
         args.sample_temperature,
@@ -221,17 +276,17 @@ def main() -> None:
         flush=True,
     )
     print(
-        "| data | method | pairs | accuracy [95% CI] | coverage | selective accuracy | calls/item | tokens/item "
-        "| wall (s) | failed | decided at |"
+        "| data | method | pairs | accuracy [95% CI] | coverage | selective accuracy | at half (coverage) | calls/item "
+        "| tokens/item | wall (s) | failed | decided at |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     summary: dict[str, list[tuple[str, float | None, float, float | None]]] = {}
     for data in [d.strip() for d in args.data.split(",") if d.strip()]:
         pairs = items(data, args.limit, args.seed)
         for method in methods:
             label = f"samples={args.samples}" if method == "samples" else method
             scored = asyncio.run(score(method, pairs, opt, args.concurrency))
-            log(f"{data}: {label}: done in {scored.seconds:.0f} s")
+            log(f"{data}: {label}: done in {scored.seconds:.0f} s, {scored.cached} replies from the cache")
             summary.setdefault(data, []).append(row(data, label, scored))
     verdicts: list[str] = []
     for data, rows in summary.items():

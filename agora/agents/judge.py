@@ -10,7 +10,7 @@ from typing import Any, Literal
 from agora.backends import Backend, resolve_model
 from agora.errors import AgoraError, ConfigError
 from agora.fence import fence
-from agora.methods.form import ABSTAIN, Direct, Form
+from agora.methods.form import ABSTAIN_PROMPT, Direct, Form
 from agora.methods.sampling import consensus, sample_seed
 from agora.methods.swap import reconcile, restored, reversed_view
 from agora.personas import Persona, load_persona
@@ -19,10 +19,12 @@ from agora.structured import Structured, with_instruction
 from agora.transcript import render_answers, render_transcript
 from agora.types import Message, Settings, Verdict, system, user
 
-SYSTEM_PROMPT = (
+_TASK = (
     "You are a careful judge. You are given a question and candidate answers labelled with letters, and "
-    "sometimes a transcript of agents arguing for them. Decide which answer is correct. Think step by step in "
-    "`reasoning` first, then give the letter of the answer you choose in `answer`, then in `confidence` the "
+    "sometimes a transcript of agents arguing for them. Decide which answer is correct. "
+)
+_CONFIDENCE_AND_RULES = (
+    "in `confidence` the "
     "probability, from 0 to 100, that your chosen answer is correct (100 divided by the number of answers is a "
     "blind guess, 100 is certain); it is about the answer you chose, not about the question: if you chose an "
     "answer saying a claim is false and you are sure of that, your confidence is 100. Judge the content, not the "
@@ -31,7 +33,15 @@ SYSTEM_PROMPT = (
     "In a transcript, <v_quote> marks a quote verified against the evidence and "
     "<u_quote> a quote that was not found in it."
 )
-ABSTAIN_PROMPT = f" If you cannot tell at all, answer {ABSTAIN!r}."
+SYSTEM_PROMPT = (
+    _TASK + "Think step by step in `reasoning` first, then give the letter of the answer you choose in `answer`, "
+    "then " + _CONFIDENCE_AND_RULES
+)
+ANSWER_FIRST_PROMPT = (
+    _TASK
+    + "Give the letter of the answer you choose in `answer` at once, with no reasoning, then "
+    + _CONFIDENCE_AND_RULES
+)
 QUESTION_PROMPT = (
     "You are the judge. Before deciding, you may ask the consultant one short question that would help you tell "
     "whether their answer is correct. Reply with the question only."
@@ -61,6 +71,7 @@ class Judge:
         allow_abstain: bool = False,
         logprobs: bool = False,
         system_prompt: str = SYSTEM_PROMPT,
+        answer_first_prompt: str = ANSWER_FIRST_PROMPT,
         user_prompt: str = USER_PROMPT,
         question_prompt: str = QUESTION_PROMPT,
         max_reasks: int = 2,
@@ -76,6 +87,7 @@ class Judge:
         self.settings = replace(settings, logprobs=True) if logprobs else settings
         self.allow_abstain = allow_abstain
         self.system_prompt = system_prompt
+        self.answer_first_prompt = answer_first_prompt
         self.user_prompt = user_prompt
         self.question_prompt = question_prompt
         self.max_reasks = max_reasks

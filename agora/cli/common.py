@@ -140,6 +140,18 @@ RubricFile = Annotated[
 Checklist = Annotated[
     bool, typer.Option("--checklist", help="Grade each answer on yes/no questions written once for the question.")
 ]
+NoReasoning = Annotated[
+    bool,
+    typer.Option(
+        "--no-reasoning", help="Name the letter at once, with no reasoning (direct judging; pair with --logprobs)."
+    ),
+]
+Logprobs = Annotated[
+    bool,
+    typer.Option(
+        "--logprobs", help="Read the model's probability of the chosen letter, where the backend gives token logprobs."
+    ),
+]
 Reference = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(

@@ -20,7 +20,9 @@ from agora.cli.common import (
     BaseUrl,
     Checklist,
     Evidence,
+    Logprobs,
     Model,
+    NoReasoning,
     Open,
     Persona,
     Question,
@@ -62,6 +64,8 @@ def judge(
     scale: Scale = None,
     rubric: RubricFile = None,
     checklist: Checklist = False,
+    no_reasoning: NoReasoning = False,
+    logprobs: Logprobs = False,
     reference: Reference = None,
     samples: Samples = 1,
     swap: Swap = False,
@@ -76,25 +80,27 @@ def judge(
 
     check_answers(answer)
     judge_as = persona_option(persona)
-    form = _form(scale, rubric, checklist)
+    form = _form(scale, rubric, checklist, not no_reasoning)
     settings = Settings(temperature=temperature, max_tokens=max_tokens, seed=seed, timeout=timeout)
 
     async def work(backends: Backends) -> dict[str, Any]:
         the_judge = Judge(
-            await backends.get(model), judge_as, settings=settings, form=form_of(*form, None), samples=samples,
-            swap=swap, reference="reference" if reference else None,
+            await backends.get(model), judge_as, settings=settings, form=form_of(*form[:3], None, form[3]),
+            samples=samples, swap=swap, reference="reference" if reference else None, logprobs=logprobs,
         )  # fmt: skip
         return dict(await direct_qa(the_judge).ainvoke(_case(question, answer, reference)))
 
     _print_result(with_backends(base_url, work), as_json, transcript=False)
 
 
-def _form(scale: int | None, rubric: Path | None, checklist: bool) -> tuple[int | None, Path | None, bool]:
+def _form(
+    scale: int | None, rubric: Path | None, checklist: bool, reasoning: bool
+) -> tuple[int | None, Path | None, bool, bool]:
     """The form flags, checked before any model is built (one line naming the flag or the rubric file)."""
     from agora.methods import form_of
 
-    form_of(scale, rubric, checklist, None)
-    return scale, rubric, checklist
+    form_of(scale, rubric, checklist, None, reasoning)
+    return scale, rubric, checklist, reasoning
 
 
 def _case(question: str, answers: list[str], reference: str | None) -> dict[str, Any]:
@@ -224,6 +230,8 @@ def jury(
     scale: Scale = None,
     rubric: RubricFile = None,
     checklist: Checklist = False,
+    no_reasoning: NoReasoning = False,
+    logprobs: Logprobs = False,
     reference: Reference = None,
     samples: Samples = 1,
     swap: Swap = False,
@@ -248,7 +256,7 @@ def jury(
     _check_rule(rule, weight or [])
     for name in names:
         live_check(name)  # bad input is reported before any model is built
-    form = _form(scale, rubric, checklist)
+    form = _form(scale, rubric, checklist, not no_reasoning)
     specs = juror_model or [model]
 
     async def work(backends: Backends) -> dict[str, Any]:
@@ -264,9 +272,10 @@ def jury(
                 name=f"juror_{i + 1}",
                 settings=Settings(temperature=temperature, seed=juror_seed(seed, f"juror_{i + 1}"), timeout=timeout),
                 weight=weight[i % len(weight)] if weight else 1.0,
-                form=form_of(*form, book),
+                form=form_of(*form[:3], book, form[3]),
                 samples=samples,
                 swap=swap,
+                logprobs=logprobs,
                 reference="reference" if reference else None,
             )
             for i in range(jurors)

@@ -20,18 +20,24 @@ if TYPE_CHECKING:
 __all__ = ["Direct", "Form", "form_of"]
 
 
-def form_of(scale: int | None, rubric: Path | str | None, checklist: bool, book: Checklists | None) -> Form:
-    """The form that ``--scale N``, ``--rubric FILE`` and ``--checklist`` ask for (``direct`` when none does).
+def form_of(
+    scale: int | None, rubric: Path | str | None, checklist: bool, book: Checklists | None, reasoning: bool = True
+) -> Form:
+    """The form that ``--scale N``, ``--rubric FILE``, ``--checklist`` and ``--no-reasoning`` ask for (``direct``
+    when none does).
 
     A rubric is scored on ``scale`` points when both are given. Checklist judges given the same ``book`` share each
-    item's checklist (a new book when None).
+    item's checklist (a new book when None). ``reasoning`` off is direct judging with the letter first.
 
     Raises:
-        ConfigError: a scale below 2, an unreadable rubric, or a checklist with a scale or a rubric; one line naming
-            the flag or file.
+        ConfigError: a scale below 2, an unreadable rubric, a checklist with a scale or a rubric, or no reasoning
+            with any of them; one line naming the flag or file.
     """
     if scale is not None and scale < 2:
         raise ConfigError(f"--scale: must be at least 2, got {scale}")
+    if not reasoning and (scale is not None or rubric is not None or checklist):
+        other = "--scale" if scale is not None else "--rubric" if rubric is not None else "--checklist"
+        raise ConfigError(f"--no-reasoning is a form of direct judging: it does not go with {other}")
     if checklist and (scale is not None or rubric is not None):
         other = "--scale" if scale is not None else "--rubric"
         raise ConfigError(f"--checklist and {other} are different judging forms: choose one")
@@ -47,4 +53,4 @@ def form_of(scale: int | None, rubric: Path | str | None, checklist: bool, book:
         from agora.methods.checklist import Checklist, Checklists
 
         return Checklist(book if book is not None else Checklists())
-    return Direct()
+    return Direct(reasoning)

@@ -18,6 +18,7 @@ from agora.transcript import LABELS
 from agora.types import Message, Settings, TokenLogprob, Verdict
 
 ABSTAIN = "ABSTAIN"
+ABSTAIN_PROMPT = f" If you cannot tell at all, answer {ABSTAIN!r}."
 
 
 _ANSWER_KEY = re.compile(r'"answer"\s*:\s*"\s*$')
@@ -38,8 +39,9 @@ def answer_probability(tokens: Sequence[TokenLogprob], letter: str, labels: Sequ
 
 
 @lru_cache(maxsize=64)
-def verdict_schema(n_answers: int, allow_abstain: bool = False) -> type[BaseModel]:
-    """The schema a judge fills for ``n_answers`` candidates: reasoning first, then answer, then confidence."""
+def verdict_schema(n_answers: int, allow_abstain: bool = False, reasoning: bool = True) -> type[BaseModel]:
+    """The schema a judge fills for ``n_answers`` candidates: reasoning first (unless ``reasoning`` is off), then
+    answer, then confidence."""
     if not 2 <= n_answers <= len(LABELS):
         raise ConfigError(f"a judge needs between 2 and {len(LABELS)} answers, got {n_answers}")
     choices = (*LABELS[:n_answers], *((ABSTAIN,) if allow_abstain else ()))
@@ -48,6 +50,8 @@ def verdict_schema(n_answers: int, allow_abstain: bool = False) -> type[BaseMode
         "answer": (Literal[choices], Field(description="the letter of the chosen answer")),
         "confidence": (int, Field(ge=0, le=100, description="probability (0-100) that the chosen answer is correct")),
     }
+    if not reasoning:
+        del fields["reasoning"]
     return create_model("JudgeVerdict", **fields)
 
 
@@ -57,6 +61,7 @@ class Reader(Protocol):
     model: Backend
     max_reasks: int
     allow_abstain: bool
+    answer_first_prompt: str
 
     def prompt_parts(self, seen: View, instructions: str | None = None) -> tuple[list[Message], str]: ...
 
@@ -75,13 +80,23 @@ class Form(Protocol):
 
 
 class Direct:
-    """The judge chooses a letter and states its confidence (and may abstain when the judge allows it)."""
+    """The judge chooses a letter and states its confidence (and may abstain when the judge allows it).
 
-    name = "direct"
+    With ``reasoning`` off (``--no-reasoning``) the letter comes first, under the judge's ``answer_first_prompt``: a
+    reply of a few tokens, and with logprobs the model's probability of each answer before any argument of its own
+    (after its own reasoning a small model is all but certain of whatever letter it wrote).
+    """
+
+    def __init__(self, reasoning: bool = True) -> None:
+        self.reasoning = reasoning
+        self.name = "direct" if reasoning else "direct-no-reasoning"
 
     async def read(self, judge: Reader, seen: View, settings: Settings) -> Verdict:
-        schema = verdict_schema(len(seen.answers), judge.allow_abstain)
-        messages, tail = judge.prompt_parts(seen)
+        schema = verdict_schema(len(seen.answers), judge.allow_abstain, self.reasoning)
+        instructions = None
+        if not self.reasoning:
+            instructions = judge.answer_first_prompt + (ABSTAIN_PROMPT if judge.allow_abstain else "")
+        messages, tail = judge.prompt_parts(seen, instructions)
         result = await ask_structured(judge.model, messages, schema, settings, max_reasks=judge.max_reasks, tail=tail)
         reply: Any = result.value
         abstained = reply.answer == ABSTAIN
@@ -91,7 +106,7 @@ class Direct:
             result,
             choice=None if abstained else LABELS.index(reply.answer),
             confidence=reply.confidence,
-            reasoning=reply.reasoning,
+            reasoning=getattr(reply, "reasoning", ""),
             abstained=abstained,
             probability=None if abstained else answer_probability(tokens, reply.answer, labels),
         )

@@ -100,9 +100,10 @@ class Study:
                 name=j.seat_name,
                 settings=replace(settings, seed=juror_seed(self.seed, j.seat_name)),
                 weight=j.weight,
-                form=form_of(j.scale, j.rubric, j.checklist, book),
+                form=form_of(j.scale, j.rubric, j.checklist, book, j.reasoning),
                 samples=j.samples,
                 swap=j.swap,
+                logprobs=j.logprobs,
                 reference=j.reference,
             )
             for j in scenario.judges
