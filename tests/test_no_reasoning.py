@@ -119,9 +119,7 @@ async def test_both_orders_average_the_probabilities_of_each_answer() -> None:
             self.p_first = 0.9 if paris_first else 0.4
             return await super().complete(messages, settings, schema)
 
-    verdict = await Judge(Leaning(0.5), form=Direct(reasoning=False), logprobs=True, swap=True).judge(
-        QUESTION, ANSWERS
-    )
+    verdict = await Judge(Leaning(0.5), form=Direct(reasoning=False), logprobs=True, swap=True).judge(QUESTION, ANSWERS)
     assert verdict.choice == 0 and verdict.probability == pytest.approx((0.9 + 0.6) / 2)
     assert [r.choice for r in verdict.readings] == [0, 0]  # the swapped reading restored to the original order
     assert [r.probability for r in verdict.readings] == [pytest.approx(0.9), pytest.approx(0.6)]
