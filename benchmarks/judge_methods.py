@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/judge_methods.py --limit 100
     .venv/bin/python benchmarks/judge_methods.py --limit 20 --methods direct,swap,checklist   # a shorter run
+    .venv/bin/python benchmarks/judge_methods.py --data llmbar --pairs 1-20,61-100 --methods direct,tuned
 
 Every method judges the same pairs (LLMBar Natural in file order; EvalBiasBench with its answers shuffled per item,
 seeded) through ``direct_qa`` with the method's judging seat, ``--concurrency`` items in flight (the embedded
@@ -17,7 +18,8 @@ decoder batches their calls). Methods:
 - checklist: yes/no questions written once per item, each answer graded on them;
 - rubric: ``rubrics/instruction-following.yaml`` scored per answer, weighted;
 - cascade: direct, escalated to a 3-juror checklist jury when its confidence is below ``--accept``;
-- tuned: a judge with the persona ``--tuned PATH`` (written by ``agora tune`` on items that are not these).
+- tuned: a judge with the persona ``--tuned PATH`` (written by ``agora tune`` on items that are not these:
+  ``--pairs`` keeps the benchmark off the pairs it was tuned on).
 - reference: not run: neither data set carries a reference answer.
 
 Accuracy counts an undecided item as wrong (95% bootstrap interval); coverage is the share decided; selective
@@ -105,6 +107,18 @@ class Billed(Wrapper):
             bill.calls += 1
             bill.tokens += completion.usage.prompt_tokens + completion.usage.completion_tokens
         return completion
+
+
+def positions(spec: str) -> set[int]:
+    """The 1-based positions ``--pairs`` names: ``1-20,61-100``."""
+    chosen: set[int] = set()
+    for part in spec.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            chosen.update(range(int(first), int(last or first) + 1))
+        except ValueError:
+            raise SystemExit(f"--pairs: {part.strip()!r} is not N or N-M") from None
+    return chosen
 
 
 def items(name: str, limit: int, seed: int) -> list[Item]:
@@ -231,6 +245,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=f"local:{DEFAULT_MODEL}")
     parser.add_argument("--limit", type=int, default=100, help="pairs per data set")
+    parser.add_argument("--pairs", help="only these 1-based positions of the first --limit pairs: 1-20,61-100")
     parser.add_argument("--data", default="llmbar,evalbiasbench")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--samples", type=int, default=5)
@@ -283,6 +298,9 @@ def main() -> None:
     summary: dict[str, list[tuple[str, float | None, float, float | None]]] = {}
     for data in [d.strip() for d in args.data.split(",") if d.strip()]:
         pairs = items(data, args.limit, args.seed)
+        if args.pairs:
+            kept = positions(args.pairs)
+            pairs = [item for k, item in enumerate(pairs, 1) if k in kept]
         for method in methods:
             label = f"samples={args.samples}" if method == "samples" else method
             scored = asyncio.run(score(method, pairs, opt, args.concurrency))
