@@ -169,6 +169,7 @@ class JurySpec(Spec):
     rule: str = "majority"
     params: dict[str, Any] = Field(default_factory=dict)
     min_confidence: float = 0
+    min_probability: float = 0
     quorum: int = 1
     margin: float = 0
     on_failure: Literal["abstain", "replace"] = "abstain"
@@ -194,7 +195,7 @@ class JurySpec(Spec):
 
     def thresholds(self) -> Thresholds:
         """The policy as ``agora.aggregation.thresholds.Thresholds``."""
-        return Thresholds(self.min_confidence, self.quorum, self.margin, self.on_failure)
+        return Thresholds(self.min_confidence, self.quorum, self.margin, self.on_failure, self.min_probability)
 
 
 class CascadeStageSpec(Spec):

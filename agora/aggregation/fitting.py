@@ -160,7 +160,12 @@ def for_report(store: RunStore, manifest: Mapping[str, Any], records: Iterable[R
 
     if not installed():
         return Fitted((), "unavailable")
-    policy = Thresholds(jury.get("min_confidence", 0), jury.get("quorum", 1), jury.get("margin", 0))
+    policy = Thresholds(
+        jury.get("min_confidence", 0),
+        jury.get("quorum", 1),
+        jury.get("margin", 0),
+        min_probability=jury.get("min_probability", 0),
+    )
     return Fitted(fit(records, _answers(store), policy), "now")
 
 

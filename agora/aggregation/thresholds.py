@@ -1,5 +1,6 @@
-"""Verbal-uncertainty thresholds around a voting rule: unsure jurors abstain, and a jury that is too small or too
-split is inconclusive, never a silent pick. ``sweep`` traces coverage against selective accuracy.
+"""Uncertainty thresholds around a voting rule: unsure jurors abstain (by the confidence they state, or by the
+model's token probability of their answer), and a jury that is too small or too split is inconclusive, never a
+silent pick. ``sweep`` traces coverage against selective accuracy.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ class Thresholds:
         quorum: non-abstaining jurors required for a decision.
         margin: the winner's share of the votes cast must exceed the runner-up's by at least this (0-1).
         on_failure: a juror that fails (an ``ExecutionError`` after retries) abstains, or a spare takes its seat.
+        min_probability: a juror whose token probability of its answer (0-1, ``Verdict.probability``, read with
+            logprobs) is below it abstains, and so does one without a probability; 0 leaves them all to vote.
     """
 
     min_confidence: float = 0
     quorum: int = 1
     margin: float = 0
     on_failure: OnFailure = "abstain"
+    min_probability: float = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_confidence <= 100:
@@ -44,6 +48,8 @@ class Thresholds:
             raise ConfigError(f"thresholds: quorum must be a whole number of jurors >= 1, got {self.quorum!r}")
         if not 0 <= self.margin <= 1:
             raise ConfigError(f"thresholds: margin must be a vote share between 0 and 1, got {self.margin!r}")
+        if not 0 <= self.min_probability <= 1:
+            raise ConfigError(f"thresholds: min_probability must be between 0 and 1, got {self.min_probability!r}")
         if self.on_failure not in get_args(OnFailure):
             raise ConfigError(f"thresholds: on_failure must be 'abstain' or 'replace', got {self.on_failure!r}")
 
@@ -56,11 +62,14 @@ def _votes(verdict: Verdict) -> bool:
 def decide(verdicts: Sequence[Verdict], n_answers: int, rule: Rule | str, policy: Thresholds) -> Decision:
     """``rule``'s decision over the jurors sure enough to vote, or inconclusive when the quorum or margin fails.
 
-    A juror below ``policy.min_confidence`` abstains (flag ``low-confidence:<juror>``); too few voters make the
-    decision inconclusive with flag ``quorum``, too narrow a lead with flag ``margin``.
+    A juror below ``policy.min_confidence`` abstains (flag ``low-confidence:<juror>``), and so does one below
+    ``policy.min_probability`` or without a probability when it is set (flag ``low-probability:<juror>``); too
+    few voters make the decision inconclusive with flag ``quorum``, too narrow a lead with flag ``margin``.
     """
     vote = get_rule(rule) if isinstance(rule, str) else rule
-    unsure = [v for v in verdicts if _votes(v) and v.confidence < policy.min_confidence]
+    stated = [v for v in verdicts if _votes(v) and v.confidence < policy.min_confidence]
+    improbable = [v for v in verdicts if _votes(v) and v not in stated and _improbable(v, policy.min_probability)]
+    unsure = stated + improbable
     cast = [v.model_copy(update={"choice": None, "abstained": True}) if v in unsure else v for v in verdicts]
     decision = vote(cast, n_answers)
     failed: str | None = None
@@ -69,7 +78,11 @@ def decide(verdicts: Sequence[Verdict], n_answers: int, rule: Rule | str, policy
     elif decision.outcome != "inconclusive" and _lead(decision.votes, decision.outcome) < policy.margin:
         failed = "margin"
     abstained = [v.judge for v in cast if not _votes(v)]
-    flags = [*decision.flags, *(f"low-confidence:{v.judge}" for v in unsure)]
+    flags = [
+        *decision.flags,
+        *(f"low-confidence:{v.judge}" for v in stated),
+        *(f"low-probability:{v.judge}" for v in improbable),
+    ]
     if failed:
         dissent = [f"{v.judge}: {v.reasoning}" for v in cast if _votes(v)]
         return Decision(
@@ -81,6 +94,11 @@ def decide(verdicts: Sequence[Verdict], n_answers: int, rule: Rule | str, policy
             flags=[*flags, failed],
         )
     return decision.model_copy(update={"abstained": abstained, "flags": flags})
+
+
+def _improbable(verdict: Verdict, floor: float) -> bool:
+    """Whether ``verdict``'s token probability is below ``floor`` (unknown counts as below a floor above 0)."""
+    return floor > 0 and (verdict.probability is None or verdict.probability < floor)
 
 
 def _lead(totals: Sequence[float], winner: int) -> float:

@@ -206,6 +206,15 @@ def jury(
     min_confidence: Annotated[
         float, typer.Option("--min-confidence", help="Jurors stating less confidence (0-100) abstain.")
     ] = 0.0,
+    min_probability: Annotated[
+        float,
+        typer.Option(
+            "--min-probability",
+            min=0,
+            max=1,
+            help="Jurors whose token probability of their answer (0-1, with --logprobs) is lower, or unknown, abstain.",
+        ),
+    ] = 0.0,
     quorum: Annotated[int, typer.Option("--quorum", help="Non-abstaining jurors required.")] = 1,
     margin: Annotated[float, typer.Option("--margin", help="Lead the winner needs, as a share of votes.")] = 0.0,
     checks: Annotated[
@@ -250,7 +259,7 @@ def jury(
     from agora.types import Settings
 
     check_answers(answer)
-    policy = Thresholds(min_confidence=min_confidence, quorum=quorum, margin=margin)
+    policy = Thresholds(min_confidence=min_confidence, quorum=quorum, margin=margin, min_probability=min_probability)
     personas = [persona_option(p) for p in persona or []]
     names = [c.strip() for c in checks.split(",") if c.strip()]
     _check_rule(rule, weight or [])
