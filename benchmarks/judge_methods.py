@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shlex
 import sys
@@ -262,6 +263,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=cache_dir() / "responses.sqlite", help="the response cache")
     parser.add_argument("--no-cache", action="store_true", help="call the model for every reply")
+    parser.add_argument("--outcomes", type=Path, help="append each item's outcome here, a JSON line each")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
@@ -306,6 +308,11 @@ def main() -> None:
             scored = asyncio.run(score(method, pairs, opt, args.concurrency))
             log(f"{data}: {label}: done in {scored.seconds:.0f} s, {scored.cached} replies from the cache")
             summary.setdefault(data, []).append(row(data, label, scored))
+            if args.outcomes:
+                with args.outcomes.open("a") as out:
+                    for item, outcome in zip(pairs, scored.outcomes, strict=True):
+                        line = {"data": data, "method": label, "item": item.id, "outcome": outcome}
+                        out.write(json.dumps(line) + "\n")
     verdicts: list[str] = []
     for data, rows in summary.items():
         base = next((r for r in rows if r[0] == "direct"), None)
