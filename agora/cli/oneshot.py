@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Optional
 
@@ -48,6 +49,7 @@ from agora.errors import ConfigError
 if TYPE_CHECKING:
     from agora.agents.judge import Judge
     from agora.backends import Backend
+    from agora.methods import Form
     from agora.types import Settings, Verdict
 
 
@@ -74,7 +76,6 @@ def judge(
     """One judge picks between two or more answers, directly or by a judging method (scores, a rubric, a
     checklist, a reference answer, samples, both orders)."""
     from agora.agents.judge import Judge
-    from agora.methods import form_of
     from agora.protocols import direct_qa
     from agora.types import Settings
 
@@ -85,7 +86,7 @@ def judge(
 
     async def work(backends: Backends) -> dict[str, Any]:
         the_judge = Judge(
-            await backends.get(model), judge_as, settings=settings, form=form_of(*form[:3], None, form[3]),
+            await backends.get(model), judge_as, settings=settings, form=form(None),
             samples=samples, swap=swap, reference="reference" if reference else None, logprobs=logprobs,
         )  # fmt: skip
         return dict(await direct_qa(the_judge).ainvoke(_case(question, answer, reference)))
@@ -93,14 +94,13 @@ def judge(
     _print_result(with_backends(base_url, work), as_json, transcript=False)
 
 
-def _form(
-    scale: int | None, rubric: Path | None, checklist: bool, reasoning: bool
-) -> tuple[int | None, Path | None, bool, bool]:
-    """The form flags, checked before any model is built (one line naming the flag or the rubric file)."""
+def _form(scale: int | None, rubric: Path | None, checklist: bool, reasoning: bool) -> Callable[..., Form]:
+    """The form flags, checked before any model is built (one line naming the flag or the rubric file); returns
+    what makes a judge's form from a checklist book (shared by checklist jurors, or None)."""
     from agora.methods import form_of
 
     form_of(scale, rubric, checklist, None, reasoning)
-    return scale, rubric, checklist, reasoning
+    return partial(form_of, scale, rubric, checklist, reasoning=reasoning)
 
 
 def _case(question: str, answers: list[str], reference: str | None) -> dict[str, Any]:
@@ -254,7 +254,6 @@ def jury(
     from agora.agents.juror import Juror, juror_seed
     from agora.aggregation.checks import live_check
     from agora.aggregation.thresholds import Thresholds
-    from agora.methods import form_of
     from agora.protocols import Jury, direct_qa
     from agora.types import Settings
 
@@ -281,7 +280,7 @@ def jury(
                 name=f"juror_{i + 1}",
                 settings=Settings(temperature=temperature, seed=juror_seed(seed, f"juror_{i + 1}"), timeout=timeout),
                 weight=weight[i % len(weight)] if weight else 1.0,
-                form=form_of(*form[:3], book, form[3]),
+                form=form(book),
                 samples=samples,
                 swap=swap,
                 logprobs=logprobs,
