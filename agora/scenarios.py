@@ -200,10 +200,12 @@ class JurySpec(Spec):
 
 class CascadeStageSpec(Spec):
     """One stage of a ``cascade:``: the judges (by name) who sit in it, and the decision confidence (0-100) at which
-    an item stops there; the last stage always decides, so it needs none."""
+    an item stops there; the last stage always decides, so it needs none. ``min_probability`` replaces the jury's for
+    this stage: its jurors whose token probability is lower abstain, so an unsure stage escalates the item."""
 
     judges: list[str] = Field(min_length=1)
     accept_confidence: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    min_probability: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
 
 def _protocol(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
@@ -347,8 +349,10 @@ class Scenario(Spec):
                 if name in placed:
                     raise ValueError(f"{where}.judges: judge {name!r} already sits in cascade.{placed[name]}")
                 placed[name] = i
-            if i < len(self.cascade) - 1 and stage.accept_confidence is None:
-                raise ValueError(f"{where}.accept_confidence: required for every stage but the last")
+            if i < len(self.cascade) - 1 and stage.accept_confidence is None and stage.min_probability is None:
+                raise ValueError(
+                    f"{where}.accept_confidence: required for every stage but the last (or its min_probability)"
+                )
             if len(stage.judges) < self.jury.quorum:
                 raise ValueError(
                     f"{where}.judges: {len(stage.judges)} judge(s) can never reach jury.quorum {self.jury.quorum}"

@@ -21,9 +21,11 @@ from agora.agents.consultant import Consultant
 from agora.agents.debater import Debater
 from agora.agents.judge import QUESTION_PROMPT
 from agora.agents.juror import Juror
+from agora.aggregation.thresholds import Thresholds
 from agora.backends.scripted import ScriptedBackend
 from agora.cli import main
 from agora.errors import ConfigError
+from agora.methods import Direct
 from agora.protocols import Cascade, Jury, Stage, consultancy, debate, direct_qa
 from agora.reports import read_run, run_html
 from agora.reports.viewer import protocol_block
@@ -36,6 +38,7 @@ from agora.scenarios import load_scenario
 from agora.state import View
 from agora.types import Decision, Message, Verdict
 from tests.fixtures import fake_server as fake
+from tests.fixtures.letters import LetterFirst
 from tests.fixtures.scenarios import numbered_rows, write_scenario
 
 MARKER = "EVIDENCE-MARK-3312"
@@ -134,6 +137,19 @@ async def test_consultancy_questions_come_from_the_first_stage_foreperson() -> N
     assert state["decision"].stage == 1 and not deep.calls
 
 
+@pytest.mark.parametrize(("probability", "stage_"), [(0.9, 1), (0.8, 1), (0.7, 2)])
+async def test_a_stage_whose_jurors_are_below_its_min_probability_escalates(probability: float, stage_: int) -> None:
+    quick = Juror(LetterFirst(probability), name="quick", form=Direct(reasoning=False), logprobs=True)
+    first = Stage(Jury([quick], policy=Thresholds(min_probability=0.8)), 0)
+    second, deep = stage(0, ("B", 60), prefix="deep")
+    state = await direct_qa(Cascade([first, second])).ainvoke(INPUTS)
+    decision = state["decision"]
+    assert decision.stage == stage_ and decision.outcome == (0 if stage_ == 1 else 1)
+    assert calls(deep) == stage_ - 1
+    quick_verdict = next(v for v in state["verdicts"] if v.judge == "quick")
+    assert quick_verdict.probability == pytest.approx(probability)
+
+
 def test_a_cascade_without_stages_or_with_a_juror_in_two_stages_is_refused() -> None:
     with pytest.raises(ConfigError, match="at least one stage"):
         Cascade([])
@@ -177,7 +193,11 @@ BAD = [
     ),
     (
         [{"judges": ["quick"]}, {"judges": ["deep_a", "skeptical"]}],
-        "cascade.0.accept_confidence: required for every stage but the last",
+        "cascade.0.accept_confidence: required for every stage but the last (or its min_probability)",
+    ),
+    (
+        [{"judges": ["quick"], "min_probability": 80}, {"judges": ["deep_a", "skeptical"]}],
+        "cascade.0.min_probability: Input should be less than or equal to 1",
     ),
     (
         [{"judges": ["quick"], "accept_confidence": 101}, {"judges": ["deep_a", "skeptical"]}],
@@ -211,6 +231,21 @@ def test_a_stage_that_can_never_reach_the_quorum_and_a_fitted_jury_are_refused(t
     body = scenario_body(jury={"rule": "dawid_skene"})
     with pytest.raises(ConfigError, match="cascade: a jury fitted after its run"):
         load_scenario(write_scenario(tmp_path, body, numbered_rows(2), name="f.yaml"))
+
+
+def test_a_scenario_stage_may_stop_items_by_token_probability_alone(tmp_path: Path) -> None:
+    body = scenario_body(
+        cascade=[{"judges": ["quick"], "min_probability": 0.8}, {"judges": ["deep_a", "skeptical"]}],
+        jury={"min_confidence": 10},
+    )
+    body["judges"][0] |= {"reasoning": False, "logprobs": True}
+    study = Study(load_scenario(write_scenario(tmp_path, body, numbered_rows(2))), cache=ResponseCache(tmp_path / "c"))
+    seat = study.seat
+    assert isinstance(seat, Cascade)
+    first, second = (s.jury.policy for s in seat.stages)
+    assert (first.min_probability, first.min_confidence) == (0.8, 10)  # the stage's own, over the jury's policy
+    assert (second.min_probability, second.min_confidence) == (0, 10)
+    assert seat.stages[0].accept_confidence == 0
 
 
 def test_a_scenario_cascade_seats_one_jury_per_stage(tmp_path: Path) -> None:

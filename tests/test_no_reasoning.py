@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import subprocess
 import sys
@@ -17,12 +16,12 @@ from typing import Any
 import pytest
 
 from agora.agents.judge import ANSWER_FIRST_PROMPT, SYSTEM_PROMPT, Judge
-from agora.backends import Backend
 from agora.backends.scripted import ScriptedBackend
 from agora.errors import ConfigError
 from agora.methods import Direct, form_of
-from agora.types import Completion, Message, OutputSchema, Settings, TokenLogprob
+from agora.types import Completion, Message, OutputSchema, Settings
 from tests.fixtures.fake_server import FakeServer
+from tests.fixtures.letters import LetterFirst
 from tests.fixtures.scenarios import write_scenario
 
 QUESTION = "Which city is the capital of France?"
@@ -68,31 +67,6 @@ async def test_a_reply_that_breaks_the_schema_is_re_asked() -> None:
     backend = ScriptedBackend(["A, surely", reply("B", 70)])
     verdict = await Judge(backend, form=Direct(reasoning=False)).judge(QUESTION, ANSWERS)
     assert len(backend.calls) == 2 and verdict.choice == 1 and verdict.attempts == 2
-
-
-class LetterFirst(Backend):
-    """Replies answer first with token logprobs: ``p_first`` is the probability of letter A, whichever answer is
-    shown first, so the judge's choice follows the order (a position-biased judge)."""
-
-    kind = "letter-first"
-
-    def __init__(self, p_first: float) -> None:
-        super().__init__("m")
-        self.p_first = p_first
-        self.requests: list[tuple[Sequence[Message], Settings]] = []
-
-    async def complete(
-        self, messages: Sequence[Message], settings: Settings, schema: OutputSchema | None = None
-    ) -> Completion:
-        self.requests.append((messages, settings))
-        letter = "A" if self.p_first >= 0.5 else "B"
-        top = {"A": math.log(self.p_first), "B": math.log(1 - self.p_first)}
-        pieces = ['{"', "answer", '":', ' "', letter, '",', ' "confidence', '":', " 95}"]
-        logprobs = tuple(
-            TokenLogprob(token=t, logprob=top[letter] if t == letter else -0.01, top=top if t == letter else {})
-            for t in pieces
-        )
-        return Completion(text="".join(pieces), model="m", logprobs=logprobs if settings.logprobs else ())
 
 
 async def test_the_probability_is_read_at_the_letter_the_reply_starts_with() -> None:
@@ -214,7 +188,7 @@ def test_a_scenario_judge_without_reasoning_sits_with_its_form_and_logprobs(tmp_
     loaded = load_scenario(
         scenario(tmp_path, [{"name": "quick", "reasoning": False, "logprobs": True, "swap": True}, {"name": "slow"}])
     )
-    seat = Study(loaded, cache=ResponseCache(tmp_path / "cache.sqlite"))._seat()
+    seat = Study(loaded, cache=ResponseCache(tmp_path / "cache.sqlite")).seat
     quick, slow = seat.jurors
     assert isinstance(quick.form, Direct) and not quick.form.reasoning and quick.swap  # type: ignore[attr-defined]
     assert quick.settings.logprobs and not slow.settings.logprobs  # type: ignore[attr-defined]

@@ -112,14 +112,20 @@ class Study:
 
         by_name = {j.name: j for j in jurors}
 
-        def seated(names: list[str]) -> Jury:
+        def seated(names: list[str], min_probability: float | None = None) -> Jury:
             chosen = [by_name[name] for name in names]
-            return Jury(chosen, jury.rule, params=jury.params, policy=jury.thresholds(), checks=jury.checks)
+            policy = jury.thresholds()
+            if min_probability is not None:
+                policy = replace(policy, min_probability=min_probability)
+            return Jury(chosen, jury.rule, params=jury.params, policy=policy, checks=jury.checks)
 
         if scenario.cascade is None:
             return seated(list(by_name))
-        # every stage but the last has an accept_confidence (validated); the last one's is never read
-        return Cascade([Stage(seated(s.judges), s.accept_confidence or 0.0) for s in scenario.cascade])
+        # every stage but the last has an accept_confidence or a min_probability (validated); the last one's
+        # accept_confidence is never read
+        return Cascade(
+            [Stage(seated(s.judges, s.min_probability), s.accept_confidence or 0.0) for s in scenario.cascade]
+        )
 
     def graph(self, protocol: str, n_answers: int, assignment: Assignment | None = None) -> CompiledStateGraph:
         """The compiled graph of ``protocol`` for items with ``n_answers`` answers, under a tournament's
