@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/judge_methods.py --limit 100
     .venv/bin/python benchmarks/judge_methods.py --limit 20 --methods direct,swap,checklist   # a shorter run
     .venv/bin/python benchmarks/judge_methods.py --data llmbar --pairs 1-20,61-100 --methods direct,tuned
+    .venv/bin/python benchmarks/judge_methods.py --summarise benchmarks/results/judge_methods.jsonl   # no model
 
 Every method judges the same pairs (LLMBar Natural in file order; EvalBiasBench with its answers shuffled per item,
 seeded) through ``direct_qa`` with the method's judging seat, ``--concurrency`` items in flight (the embedded
@@ -27,8 +28,12 @@ decoder batches their calls). Methods:
 Accuracy counts an undecided item as wrong (95% bootstrap interval); coverage is the share decided; selective
 accuracy is accuracy over the decided items. "At half" is the accuracy of the most confident half of the items
 (the items tied at the cut kept, so its coverage may be above 0.5): a decision's confidence is its juror's token
-probability where the backend gave one, else its stated confidence. Calls and tokens are per item, every call of
-the method counted (re-asks included), whether the model made it or the response cache served it. Replies are
+probability where the backend gave one, else its stated confidence. That cut is chosen on the items it is measured
+on, so it flatters; "cross-fitted" is the honest figure: the confidence threshold that keeps half the items or more
+is fitted on one half of the items and applied to the other, both ways, and the kept items pooled
+(``agora.metrics.accuracy.cross_fitted``). The summary compares the best method's selective accuracy at coverage 0.5
+or more (its own, or its cross-fitted threshold's) against direct's accuracy. Calls and tokens are per item, every
+call of the method counted (re-asks included), whether the model made it or the response cache served it. Replies are
 kept in a response cache (``--cache``, by default the shared ``$AGORA_CACHE_DIR/responses.sqlite``), so a run
 stopped part-way, or a larger ``--limit``, only calls the model for what is new; the wall time covers only this
 run's calls, and the log says how many were served from the cache. No timings are asserted.
@@ -57,7 +62,8 @@ from agora.errors import AgoraError
 from agora.items import Item
 from agora.loaders import Source, read
 from agora.methods import Direct, Form, form_of
-from agora.metrics.accuracy import Outcome, accuracy, selective
+from agora.metrics.accuracy import Outcome, accuracy, cross_fitted, selective
+from agora.metrics.types import Estimate
 from agora.paths import cache_dir, data_dir
 from agora.personas import load_persona
 from agora.protocols import Jury, direct_qa
@@ -78,6 +84,12 @@ METHODS = (
     "cascade",
     "cascade-probability",
     "tuned",
+)
+
+HEADER = (
+    "| data | method | pairs | accuracy [95% CI] | coverage | selective accuracy | at half (coverage) "
+    "| cross-fitted [95% CI] (coverage) | calls/item | tokens/item | wall (s) | failed | decided at |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -104,6 +116,7 @@ class Scored:
     cached: int = 0
     seconds: float = 0.0
     stages: list[int] | None = None
+    billed: bool = True  # False when read back from an outcomes file, which keeps no cost
 
 
 _bill: ContextVar[Scored | None] = ContextVar("bill", default=None)
@@ -246,20 +259,20 @@ def at_half(outcomes: Sequence[Outcome]) -> tuple[float | None, float | None]:
 
 @dataclass(frozen=True)
 class Row:
-    """A method's figures on one data set: accuracy, its own coverage and selective accuracy, and the most confident
-    half's coverage and accuracy."""
+    """A method's figures on one data set: accuracy, its own coverage and selective accuracy, and the coverage and
+    selective accuracy of a confidence threshold keeping half the items or more, fitted out of fold."""
 
     method: str
     accuracy: float | None
     coverage: float
     selective: float | None
-    half_coverage: float | None
-    half: float | None
+    fitted_coverage: float
+    fitted: float | None
 
     def best_at_half_or_more(self) -> tuple[float, float] | None:
-        """(selective accuracy, coverage): the better of the method's own and its most confident half's."""
-        points = [(self.selective, self.coverage), (self.half, self.half_coverage)]
-        kept = [(a, c) for a, c in points if a is not None and c is not None and c >= 0.5]
+        """(selective accuracy, coverage): the better of the method's own and its cross-fitted threshold's."""
+        points = [(self.selective, self.coverage), (self.fitted, self.fitted_coverage)]
+        kept = [(a, c) for a, c in points if a is not None and c >= 0.5]
         return max(kept, default=None)
 
 
@@ -270,18 +283,40 @@ def row(data: str, method: str, s: Scored) -> Row:
     coverage = len(decided) / n if n else 0.0
     chosen = sum(o[1] for o in decided) / len(decided) if decided else None
     half_coverage, half = at_half(s.outcomes)
-    interval = f"[{acc.low:.2f}, {acc.high:.2f}]" if acc.low is not None and acc.high is not None else "-"
+    fitted_coverage, fitted = cross_fitted(s.outcomes)
+    cost = f"{s.calls / n:.1f} | {s.tokens / n:.0f} | {s.seconds:.0f} | {s.failed}" if s.billed else "- | - | - | -"
     stages = ""
     if s.stages is not None:
         stages = ", ".join(f"stage {k}: {s.stages.count(k)}" for k in sorted(set(s.stages)))
     print(
-        f"| {data} | {method} | {n} | {acc.value or 0:.2f} {interval} | {coverage:.2f} | "
-        f"{'-' if chosen is None else f'{chosen:.2f}'} | {'-' if half is None else f'{half:.2f}'} "
-        f"({half_coverage or 0:.2f}) | {s.calls / n:.1f} | {s.tokens / n:.0f} | "
-        f"{s.seconds:.0f} | {s.failed} | {stages or '-'} |",
+        f"| {data} | {method} | {n} | {_estimate(acc)} | {coverage:.2f} | {'-' if chosen is None else f'{chosen:.2f}'} "
+        f"| {'-' if half is None else f'{half:.2f}'} ({half_coverage or 0:.2f}) | {_estimate(fitted)} "
+        f"({fitted_coverage:.2f}) | {cost} | {stages or '-'} |",
         flush=True,
     )
-    return Row(method, acc.value, coverage, chosen, half_coverage, half)
+    return Row(method, acc.value, coverage, chosen, fitted_coverage, fitted.value)
+
+
+def _estimate(e: Estimate) -> str:
+    if e.value is None:
+        return "-"
+    interval = f" [{e.low:.2f}, {e.high:.2f}]" if e.low is not None and e.high is not None else ""
+    return f"{e.value:.2f}{interval}"
+
+
+def read_outcomes(path: Path) -> dict[tuple[str, str], Scored]:
+    """An ``--outcomes`` file's items, by data set and method, in file order (a later line for an item replaces an
+    earlier one, so files of several runs can be concatenated)."""
+    by_item: dict[tuple[str, str], dict[str, Outcome]] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            entry = json.loads(line)
+            outcome = entry["outcome"]
+            key, item = (entry["data"], entry["method"]), entry["item"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{path}:{number}: not an outcome line ({exc})") from None
+        by_item.setdefault(key, {})[item] = None if outcome is None else (float(outcome[0]), bool(outcome[1]))
+    return {key: Scored(list(items.values()), billed=False) for key, items in by_item.items()}
 
 
 def main() -> None:
@@ -309,9 +344,23 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=cache_dir() / "responses.sqlite", help="the response cache")
     parser.add_argument("--no-cache", action="store_true", help="call the model for every reply")
     parser.add_argument("--outcomes", type=Path, help="append each item's outcome here, a JSON line each")
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="OUTCOMES",
+        help="call no model: print the table from an --outcomes file (its figures, without the cost)",
+    )
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
+    if args.summarise:
+        read = read_outcomes(args.summarise)
+        print(HEADER)
+        summary: dict[str, list[Row]] = {}
+        for (data, method), scored in read.items():
+            summary.setdefault(data, []).append(row(data, method, scored))
+        print_verdicts(summary)
+        return
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if "tuned" in methods and args.tuned is None:
@@ -338,12 +387,8 @@ def main() -> None:
         f"{load[1]:.2f} {load[2]:.2f}; model {args.model}; {args.limit} pairs per data set, seed {args.seed}\n",
         flush=True,
     )
-    print(
-        "| data | method | pairs | accuracy [95% CI] | coverage | selective accuracy | at half (coverage) | calls/item "
-        "| tokens/item | wall (s) | failed | decided at |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    summary: dict[str, list[Row]] = {}
+    print(HEADER)
+    summary = {}
     for data in [d.strip() for d in args.data.split(",") if d.strip()]:
         pairs = items(data, args.limit, args.seed)
         if args.pairs:
@@ -359,6 +404,11 @@ def main() -> None:
                     for item, outcome in zip(pairs, scored.outcomes, strict=True):
                         line = {"data": data, "method": label, "item": item.id, "outcome": outcome}
                         out.write(json.dumps(line) + "\n")
+    print_verdicts(summary)
+
+
+def print_verdicts(summary: dict[str, list[Row]]) -> None:
+    """For each data set, the best method at coverage 0.5 or more against direct's accuracy."""
     verdicts: list[str] = []
     for data, rows in summary.items():
         base = next((r for r in rows if r.method == "direct"), None)
@@ -370,8 +420,9 @@ def main() -> None:
             verdicts.append(
                 f"{data}: best method at coverage >= 0.5 is {r.method} (selective accuracy {best:.2f} at coverage "
                 f"{coverage:.2f}; accuracy {r.accuracy or 0:.2f}) against direct's accuracy {base.accuracy:.2f} "
-                f"(selective {base.selective or 0:.2f} at coverage {base.coverage:.2f}; its most confident half "
-                f"{base.half or 0:.2f}): {100 * (best - base.accuracy):+.1f} points over direct's accuracy"
+                f"(selective {base.selective or 0:.2f} at coverage {base.coverage:.2f}; cross-fitted "
+                f"{base.fitted or 0:.2f} at coverage {base.fitted_coverage:.2f}): "
+                f"{100 * (best - base.accuracy):+.1f} points over direct's accuracy"
             )
     print("\n" + "\n".join(f"- {v}" for v in verdicts))
 

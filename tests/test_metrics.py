@@ -12,7 +12,7 @@ pytest.importorskip("scipy", reason="the metrics need the 'report' extra: pip in
 from scipy.stats import binomtest
 
 from agora.metrics import bootstrap
-from agora.metrics.accuracy import accuracy, risk_coverage, selective
+from agora.metrics.accuracy import accuracy, cross_fitted, risk_coverage, selective
 from agora.metrics.agreement import cohen_kappa, fleiss_kappa, jury_agreement, krippendorff_alpha, percent
 from agora.metrics.calibration import calibration
 from agora.metrics.measure import measure
@@ -139,6 +139,30 @@ def test_selective_accuracy_and_the_risk_coverage_curve() -> None:
     assert risk_coverage(reversed_).aurc == pytest.approx((1 + 1 + 2 / 3 + 1 / 2) / 4)
     # ties are taken together: equal confidence cannot rank
     assert risk_coverage([(99.0, True), (99.0, False)]).aurc == pytest.approx(0.5)
+
+
+def test_cross_fitted_thresholds_are_chosen_without_the_item_they_judge() -> None:
+    # one fold per item: each item's threshold is fitted on the other four alone, whatever the shuffle
+    outcomes = [(90.0, True), (80.0, False), (70.0, False), (60.0, True), None]
+    coverage, kept = cross_fitted(outcomes, folds=5)
+    # 90, 80 and 70 are kept under threshold 60 (fitted without them); 60 is judged under 80 (fitted on the first
+    # three, where 80 keeps 2 of 4 at 1/2) and dropped; the undecided item is never kept
+    assert coverage == pytest.approx(3 / 5)
+    assert kept.value == pytest.approx(1 / 3)
+    assert kept.n == 3
+    # fitted in-sample, the best threshold keeping half (60, all four decided at 1/2) would report more
+    assert max(a for t in (60, 70, 80) if (a := selective(outcomes, t)[1]) is not None) == 0.5
+
+
+def test_cross_fitted_keeps_the_confident_right_answers_when_confidence_ranks_them() -> None:
+    outcomes = [(95.0, True)] * 40 + [(60.0, False)] * 40
+    coverage, kept = cross_fitted(outcomes, min_coverage=0.4, seed=3)
+    assert coverage == 0.5
+    assert kept.value == 1.0
+    # where no threshold keeps enough of the fitting folds, every decided item is kept
+    assert cross_fitted(outcomes, min_coverage=0.9)[0] == 1.0
+    with pytest.raises(ValueError, match="folds"):
+        cross_fitted(outcomes, folds=1)
 
 
 # -- calibration

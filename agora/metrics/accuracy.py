@@ -8,6 +8,7 @@ covered in coverage.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
 
 from agora.metrics import bootstrap
@@ -28,6 +29,35 @@ def selective(outcomes: Sequence[Outcome], threshold: float) -> tuple[float | No
         return None, None
     kept = [o[1] for o in outcomes if o is not None and o[0] >= threshold]
     return len(kept) / len(outcomes), (sum(kept) / len(kept) if kept else None)
+
+
+def cross_fitted(
+    outcomes: Sequence[Outcome], *, min_coverage: float = 0.5, folds: int = 2, seed: int = 0
+) -> tuple[float, Estimate]:
+    """(coverage, selective accuracy) with each item's confidence threshold chosen on the other items.
+
+    The items are dealt into ``folds`` seeded folds. For each fold, the threshold is the one with the best selective
+    accuracy on the other folds among those that keep at least ``min_coverage`` of them (the lowest such threshold
+    on a tie; 0 when none keeps that many), and it is applied to the fold. The items kept in every fold are pooled:
+    a selective accuracy measured on items the threshold was not fitted to, with its bootstrap interval. The pooled
+    coverage is what the thresholds kept, which may be below ``min_coverage``.
+    """
+    if folds < 2:
+        raise ValueError("cross_fitted: folds must be at least 2")
+    order = list(range(len(outcomes)))
+    random.Random(seed).shuffle(order)
+    fold_of = {index: k % folds for k, index in enumerate(order)}
+    kept: list[float] = []
+    for fold in range(folds):
+        fitting = [o for i, o in enumerate(outcomes) if fold_of[i] != fold]
+        threshold, best = 0.0, -1.0
+        for t in sorted({o[0] for o in fitting if o is not None}):
+            coverage, chosen = selective(fitting, t)
+            if coverage is not None and coverage >= min_coverage and chosen is not None and chosen > best:
+                threshold, best = t, chosen
+        held = [o for i, o in enumerate(outcomes) if fold_of[i] == fold]
+        kept += [float(o[1]) for o in held if o is not None and o[0] >= threshold]
+    return (len(kept) / len(outcomes) if outcomes else 0.0), bootstrap.mean(kept, seed=seed)
 
 
 def risk_coverage(outcomes: Sequence[Outcome]) -> RiskCoverage:
