@@ -50,7 +50,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from agora.items import Item
 from agora.loaders import Source, read
 from agora.methods import Direct, Form, form_of
 from agora.metrics.accuracy import Outcome, accuracy, cross_fitted, selective
+from agora.metrics.paired import paired
 from agora.metrics.types import Estimate
 from agora.paths import cache_dir, data_dir
 from agora.personas import load_persona
@@ -110,6 +111,7 @@ class Scored:
     """One method on one data set: each item's outcome and cost."""
 
     outcomes: list[Outcome]
+    ids: list[str] = field(default_factory=list)  # the items' ids, in the order of ``outcomes``
     calls: int = 0
     tokens: int = 0
     failed: int = 0
@@ -212,7 +214,9 @@ def seat(method: str, opt: Options) -> Any:
 async def score(method: str, pairs: Sequence[Item], opt: Options, in_flight: int) -> Scored:
     graph = direct_qa(seat(method, opt))
     gate = asyncio.Semaphore(in_flight)
-    result = Scored([None] * len(pairs), stages=[] if method.startswith("cascade") else None)
+    result = Scored(
+        [None] * len(pairs), [item.id for item in pairs], stages=[] if method.startswith("cascade") else None
+    )
     _bill.set(result)  # the items' tasks, created below, inherit it
 
     async def one(index: int, item: Item) -> None:
@@ -268,6 +272,7 @@ class Row:
     selective: float | None
     fitted_coverage: float
     fitted: float | None
+    rights: dict[str, bool]  # item id -> right (an undecided item is not)
 
     def best_at_half_or_more(self) -> tuple[float, float] | None:
         """(selective accuracy, coverage): the better of the method's own and its cross-fitted threshold's."""
@@ -294,7 +299,8 @@ def row(data: str, method: str, s: Scored) -> Row:
         f"({fitted_coverage:.2f}) | {cost} | {stages or '-'} |",
         flush=True,
     )
-    return Row(method, acc.value, coverage, chosen, fitted_coverage, fitted.value)
+    rights = {i: o is not None and o[1] for i, o in zip(s.ids, s.outcomes, strict=True)}
+    return Row(method, acc.value, coverage, chosen, fitted_coverage, fitted.value, rights)
 
 
 def _estimate(e: Estimate) -> str:
@@ -316,7 +322,7 @@ def read_outcomes(path: Path) -> dict[tuple[str, str], Scored]:
         except (ValueError, KeyError, TypeError) as exc:
             raise SystemExit(f"{path}:{number}: not an outcome line ({exc})") from None
         by_item.setdefault(key, {})[item] = None if outcome is None else (float(outcome[0]), bool(outcome[1]))
-    return {key: Scored(list(items.values()), billed=False) for key, items in by_item.items()}
+    return {key: Scored(list(items.values()), list(items), billed=False) for key, items in by_item.items()}
 
 
 def main() -> None:
@@ -408,12 +414,22 @@ def main() -> None:
 
 
 def print_verdicts(summary: dict[str, list[Row]]) -> None:
-    """For each data set, the best method at coverage 0.5 or more against direct's accuracy."""
+    """For each data set, each method's accuracy paired against direct's on the same items, and the best method at
+    coverage 0.5 or more against direct's accuracy."""
     verdicts: list[str] = []
     for data, rows in summary.items():
         base = next((r for r in rows if r.method == "direct"), None)
         if base is None or base.accuracy is None:
             continue
+        for r in rows:
+            if r is not base:
+                p = paired(r.rights, base.rights, a=r.method, b="direct", judge=data)
+                d = p.difference
+                interval = f" [{d.low:+.2f}, {d.high:+.2f}]" if d.low is not None and d.high is not None else ""
+                verdicts.append(
+                    f"{data}: {r.method} - direct, paired on {d.n} items: {d.value or 0:+.2f}{interval}; right only "
+                    f"under {r.method} {p.a_only}, only under direct {p.b_only}; McNemar p = {p.mcnemar_p or 1:.3g}"
+                )
         points = [(point, r) for r in rows if r.method != "direct" and (point := r.best_at_half_or_more())]
         if points:
             (best, coverage), r = max(points, key=lambda p: p[0])
