@@ -265,3 +265,24 @@ async def test_an_embedded_jury_abstains_exactly_the_jurors_below_min_probabilit
     low = [v.judge for v in second["verdicts"] if v.probability is not None and v.probability < floor]
     assert low and second["decision"].abstained == low
     assert [f for f in second["decision"].flags if f.startswith("low-")] == [f"low-probability:{j}" for j in low]
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_the_llmbar_judge_scenario_averages_both_orders_on_the_embedded_model(smollm: Backend, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", "llmbar-judge", "--model", "local:smollm2-135m", "--limit", "2", "--out", str(out)]
+    result = subprocess.run([sys.executable, "-m", "agora", *args], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    for record in records:
+        (verdict,) = record["verdicts"]
+        assert verdict["method"] == "direct-no-reasoning" and verdict["reasoning"] == ""
+        readings = verdict["readings"]  # both answer orders, each with its letter's probability
+        assert len(readings) == 2
+        # the verdict's probability is the two orders' mean for the answer it chose, and it chose the likelier
+        chosen = [r["probability"] if r["choice"] == verdict["choice"] else 1 - r["probability"] for r in readings]
+        assert verdict["probability"] == pytest.approx(sum(chosen) / 2)
+        assert verdict["probability"] >= 0.5
+        assert record["decision"]["outcome"] == verdict["choice"]
