@@ -400,3 +400,17 @@ def test_right_and_failed_probe_tasks_add_no_accuracy_row(tmp_path: Path) -> Non
     metrics = measure(store)
     assert [(h.protocol, h.judge, h.errors) for h in metrics.headline] == [("qa", "x", 1), ("qa", "decision", 1)]
     assert metrics.errors == 2
+
+
+def test_a_jurors_token_probability_is_what_its_calibration_reads(tmp_path: Path) -> None:
+    store = RunStore(tmp_path, create=True)
+    store.set_manifest(status="finished", scenario={"name": "d", "protocols": [{"name": "qa", "kind": "direct_qa"}]})
+    # x states 100 every time but gives its letter probability 0.6; y states 100 and gives none
+    for k, right_ in enumerate([True, True, True, False]):
+        rec = record(f"i{k}", "qa", 0, 0 if right_ else 1, [("x", 0 if right_ else 1, 100.0), ("y", 0, 100.0)])
+        rec.verdicts[0] = rec.verdicts[0].model_copy(update={"probability": 0.6})
+        store.put(rec)
+    rows = {h.judge: h for h in measure(store).headline}
+    assert rows["x"].calibration.brier == pytest.approx((3 * 0.4**2 + 0.6**2) / 4)
+    assert rows["x"].calibration.ece == pytest.approx(abs(0.75 - 0.6))
+    assert rows["y"].calibration.brier == 0.0  # no probability: its stated 100, right every time

@@ -38,7 +38,7 @@ class _Seat:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     choices: dict[str, int | None] = field(default_factory=dict)
     gold: dict[str, int] = field(default_factory=dict)
-    probability: dict[str, float] = field(default_factory=dict)  # the decision rule's own, where it gives one
+    probability: dict[str, float] = field(default_factory=dict)  # the rule's or the juror's token probability
 
 
 def measure(store: RunStore, *, threshold: float | None = None, seed: int = 0) -> RunMetrics:
@@ -131,7 +131,7 @@ def _seats(
             continue
         for verdict in {v.judge: v for v in record.verdicts}.values():  # a judge's last word on the task
             seat = seats.setdefault((record.protocol, verdict.judge), _Seat(verdict.persona, verdict.model))
-            _note(seat, record, verdict.choice, verdict.confidence)
+            _note(seat, record, verdict.choice, verdict.confidence, verdict.probability)
         _note_decision(seats.setdefault((record.protocol, DECISION), _Seat()), record, record.decision)
         if fitted and record.key in fitted:
             _note_decision(seats.setdefault((record.protocol, FITTED), _Seat()), record, fitted[record.key])
@@ -146,17 +146,21 @@ def _note_decision(seat: _Seat, record: Record, decision: Decision) -> None:
     confidence = decision.confidence
     if confidence is None and decision.probability is not None:
         confidence = 100 * decision.probability
-    _note(seat, record, outcome, confidence)
-    if outcome is not None and decision.probability is not None:
-        seat.probability[task(record)] = decision.probability
+    _note(seat, record, outcome, confidence, decision.probability)
 
 
-def _note(seat: _Seat, record: Record, choice: int | None, confidence: float | None) -> None:
+def _note(
+    seat: _Seat, record: Record, choice: int | None, confidence: float | None, probability: float | None = None
+) -> None:
+    """Note a choice; its ``probability`` (a rule's, or a juror's token probability), where known, is what
+    calibration reads instead of the stated confidence."""
     assert record.gold is not None
     key = task(record)
     seat.gold[key] = record.gold
     seat.choices[key] = choice
     seat.outcomes[key] = None if choice is None else (confidence or 0.0, choice == record.gold)
+    if choice is not None and probability is not None:
+        seat.probability[key] = probability
 
 
 def _headline(protocol: str, judge: str, seat: _Seat, threshold: float, errors: int, seed: int) -> Headline:
